@@ -1,0 +1,502 @@
+"""Session: the headless façade a notebook or script labels through.
+
+Every capability of the widget is a method here, so anything the view does can be scripted
+and tested without a browser.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .store import DECISION_KINDS, Store
+from .task import LabelTask
+
+ItemId = str | int
+OnChanged = Literal["error", "keep"]
+STATES = ("pending", "proposed", "invalid", "skipped", "decided")
+
+
+@dataclass(frozen=True)
+class AddReport:
+    """What :meth:`Session.add` did with a DataFrame."""
+
+    added: int
+    unchanged: int
+    changed: tuple[str, ...]  # ids whose text differs from the stored text (kept as stored)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A recorded human decision, as returned by :meth:`Session.decide`."""
+
+    seq: int
+    item_id: str
+    kind: str
+    labels: tuple[str, ...]
+    annotator: str
+
+
+def content_hash(text: str) -> str:
+    """Stable fingerprint of an item's text, used to recognise unchanged items."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _key(item_id: object) -> str:
+    if item_id is None or (isinstance(item_id, float) and np.isnan(item_id)):
+        raise ValueError("item id must not be None/NaN")
+    if isinstance(item_id, np.generic):
+        item_id = item_id.item()
+    return str(item_id)
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "human"
+
+
+class Session:
+    """A labeling session stored in one SQLite file.
+
+    Create or resume one with :meth:`Session.open`.
+
+    Examples
+    --------
+    >>> session = Session.open("reviews.labels.db", data=df, text="review",
+    ...                        id="review_id", task=task)              # doctest: +SKIP
+    >>> session.decide("r1", label="negative", annotator="alice")      # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        task: LabelTask,
+        *,
+        annotator: Any = None,
+        user: str | None = None,
+    ) -> None:
+        self.store = store
+        self.task = task
+        self.annotator = annotator
+        self.user = user or _default_user()
+        self.last_add: AddReport | None = None
+
+    # -- opening and adding ----------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        data: pd.DataFrame | None = None,
+        *,
+        text: str = "text",
+        id: str | None = "id",
+        task: LabelTask | None = None,
+        annotator: Any = None,
+        user: str | None = None,
+        on_changed: OnChanged = "error",
+    ) -> Session:
+        """Open (or create) the store at ``path`` and add the rows of ``data``.
+
+        Re-running the same call resumes: unchanged rows are recognised by id and content
+        hash, new rows are added, and a row whose text changed under the same id raises
+        ``ValueError`` (``on_changed="keep"`` keeps the stored text instead).
+
+        Parameters
+        ----------
+        path : the store file (created if missing).
+        data : items to label; every column besides ``text`` and ``id`` is kept as metadata.
+        text, id : column names; ``id=None`` uses the DataFrame index.
+        task : the label set; required for a new store, optional when resuming.
+        annotator : the LLM annotator proposing labels (optional).
+        user : default name recorded with decisions (defaults to the login name).
+        """
+        if task is not None and not isinstance(task, LabelTask):
+            raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
+        checked = None if data is None else _validate_frame(data, text=text, id=id)
+        store = Store(path)  # only after the data passed every check
+        stored = store.get_meta("task")
+        if stored is None:
+            if task is None:
+                store.close()
+                raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+            store.set_meta("task", task.to_json())
+        else:
+            old = LabelTask.from_json(stored)
+            if task is None:
+                task = old
+            elif task != old:
+                _check_compatible(old, task)
+                store.set_meta("task", task.to_json())
+        session = cls(store, task, annotator=annotator, user=user)
+        if data is not None and checked is not None:
+            session._add_checked(data, checked, text=text, id=id, on_changed=on_changed)
+        return session
+
+    def add(
+        self,
+        data: pd.DataFrame,
+        *,
+        text: str = "text",
+        id: str | None = "id",
+        on_changed: OnChanged = "error",
+    ) -> AddReport:
+        """Add the rows of ``data`` that are not yet in the store; return what happened."""
+        checked = _validate_frame(data, text=text, id=id)
+        return self._add_checked(data, checked, text=text, id=id, on_changed=on_changed)
+
+    def _add_checked(
+        self,
+        data: pd.DataFrame,
+        checked: tuple[list[str], list[str]],
+        *,
+        text: str,
+        id: str | None,
+        on_changed: OnChanged,
+    ) -> AddReport:
+        if on_changed not in ("error", "keep"):
+            raise ValueError(f"on_changed must be 'error' or 'keep', got {on_changed!r}")
+        ids, texts = checked
+        hashes = [content_hash(t) for t in texts]
+        # Re-running the same cell is the common case: if exactly these rows were stored
+        # before, skip reading every stored hash (items are never changed or deleted).
+        fingerprint = hashlib.blake2b(
+            "\n".join(ids).encode() + b"\0" + "".join(hashes).encode(), digest_size=16
+        ).hexdigest()
+        if fingerprint in (self.store.get_meta("data_fingerprints") or "").split():
+            self.last_add = AddReport(added=0, unchanged=len(ids), changed=())
+            return self.last_add
+        existing = self.store.item_hashes()
+        new_mask = np.fromiter((i not in existing for i in ids), bool, len(ids))
+        changed = tuple(
+            i
+            for i, h, new in zip(ids, hashes, new_mask, strict=True)
+            if not new and existing[i] != h
+        )
+        if changed and on_changed == "error":
+            shown = ", ".join(repr(c) for c in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            raise ValueError(
+                f"{len(changed)} item(s) changed text under the same id: {shown}{more}. "
+                "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
+                "keep the stored text."
+            )
+        extra = [c for c in data.columns if c not in (text, id)]
+        new_positions = np.flatnonzero(new_mask)
+        metas: list[str | None] = [None] * len(new_positions)
+        if extra and len(new_positions):
+            lines = (
+                data.iloc[new_positions][extra]
+                .to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+                .splitlines()
+            )
+            metas = list(lines)
+        rows = ((ids[p], texts[p], hashes[p], m) for p, m in zip(new_positions, metas, strict=True))
+        added = self.store.add_items(rows) if len(new_positions) else 0
+        if not changed:
+            known = (self.store.get_meta("data_fingerprints") or "").split()[-9:]
+            self.store.set_meta("data_fingerprints", " ".join([*known, fingerprint]))
+        report = AddReport(
+            added=added,
+            unchanged=len(ids) - len(new_positions) - len(changed),
+            changed=changed,
+        )
+        self.last_add = report
+        return report
+
+    # -- decisions -------------------------------------------------------------------------
+    def decide(
+        self,
+        item_id: ItemId,
+        label: str | Sequence[str] | None = None,
+        *,
+        annotator: str | None = None,
+        note: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Record a human label for an item; durable when this returns.
+
+        The decision is recorded as ``accept`` when it equals the item's latest valid LLM
+        proposal, ``correct`` when it differs, and ``label`` when there was no proposal.
+        """
+        key = self._existing(item_id)
+        if label is None:
+            raise ValueError("decide() needs a label; use accept() to take the LLM's proposal")
+        labels = self.task.validate(label)
+        proposal = self.store.latest_proposal(key)
+        if proposal is not None and proposal["valid"]:
+            kind = "accept" if tuple(proposal["labels"]) == labels else "correct"
+        else:
+            kind = "label"
+        return self._record(key, kind, labels, annotator, note, proposal, context)
+
+    def accept(
+        self,
+        item_id: ItemId,
+        *,
+        annotator: str | None = None,
+        note: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Accept the item's latest valid LLM proposal as the human label."""
+        key = self._existing(item_id)
+        proposal = self.store.latest_proposal(key)
+        if proposal is None or not proposal["valid"]:
+            raise ValueError(f"item {key!r} has no valid LLM proposal to accept")
+        labels = tuple(proposal["labels"])
+        return self._record(key, "accept", labels, annotator, note, proposal, context)
+
+    def skip(
+        self,
+        item_id: ItemId,
+        *,
+        annotator: str | None = None,
+        note: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Skip an item (it goes to the back of the queue)."""
+        key = self._existing(item_id)
+        return self._record(key, "skip", (), annotator, note, None, context)
+
+    def note(self, item_id: ItemId, text: str, *, annotator: str | None = None) -> Decision:
+        """Attach a free-text note to an item (undoable like a decision)."""
+        key = self._existing(item_id)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("a note must be a non-empty string")
+        return self._record(key, "note", (), annotator, text, None, None)
+
+    def undo(self, *, annotator: str | None = None) -> dict[str, Any] | None:
+        """Cancel this annotator's most recent decision, skip or note (unlimited).
+
+        Returns the cancelled event (``seq``, ``item_id``, ``kind``), or None if there is
+        nothing left to undo.
+        """
+        return self.store.undo_last(annotator or self.user)
+
+    def _record(
+        self,
+        key: str,
+        kind: str,
+        labels: tuple[str, ...],
+        annotator: str | None,
+        note: str | None,
+        proposal: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | None,
+    ) -> Decision:
+        who = annotator or self.user
+        if not isinstance(who, str) or not who.strip():
+            raise ValueError("annotator must be a non-empty string")
+        if note is not None and not isinstance(note, str):
+            raise ValueError("note must be a string")
+        seq = self.store.add_event(
+            key,
+            who,
+            kind,
+            labels=labels if kind not in ("skip", "note") else None,
+            note=note,
+            proposal_seq=None if proposal is None else proposal["seq"],
+            context=context,
+        )
+        return Decision(seq=seq, item_id=key, kind=kind, labels=labels, annotator=who)
+
+    def _existing(self, item_id: ItemId) -> str:
+        key = _key(item_id)
+        if not self.store.has_item(key):
+            raise KeyError(f"unknown item id {key!r}: it is not in this session's store")
+        return key
+
+    # -- proposals (written by annotators) ---------------------------------------------------
+    def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
+        """Store LLM proposals (dicts with item_id, labels, valid, source, ...)."""
+        return self.store.add_proposals(proposals)
+
+    def proposal(self, item_id: ItemId) -> dict[str, Any] | None:
+        """The latest LLM proposal for an item, or None."""
+        return self.store.latest_proposal(self._existing(item_id))
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def annotations(self) -> pd.DataFrame:
+        """One row per item: its state, latest human decision, latest LLM proposal, provenance.
+
+        Columns: ``item_id, text, state, label, decision, annotator, decided_at, note,
+        llm_label, llm_valid, llm_confidence, llm_confidence_method, llm_match,
+        llm_rationale, llm_source, llm_model, prompt_version, llm_raw`` and the metadata
+        columns the items were added with.
+        """
+        return self._annotations()
+
+    def _annotations(self, *, with_meta: bool = True) -> pd.DataFrame:
+        items = self.store.frame("SELECT item_id, text, meta FROM items ORDER BY seq")
+        props = self.store.frame(
+            "SELECT p.item_id, p.labels AS llm_label, p.valid AS llm_valid, "
+            "p.confidence AS llm_confidence, p.confidence_method AS llm_confidence_method, "
+            "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
+            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw FROM proposals p "
+            "JOIN (SELECT MAX(seq) AS m FROM proposals GROUP BY item_id) l ON p.seq = l.m"
+        )
+        events = self.store.live_events()
+        decisions = events[events["kind"].isin(DECISION_KINDS)]
+        latest = decisions.drop_duplicates("item_id", keep="last")
+        latest = latest.rename(columns={"kind": "decision", "labels": "label"})
+        latest["decided_at"] = pd.to_datetime(latest["created_at"], unit="s", utc=True)
+        notes = events[events["note"].notna()].drop_duplicates("item_id", keep="last")
+
+        out = items[["item_id", "text"]].copy()
+        out = out.merge(
+            latest[["item_id", "label", "decision", "annotator", "decided_at", "context"]],
+            on="item_id",
+            how="left",
+        )
+        out = out.merge(notes[["item_id", "note"]], on="item_id", how="left")
+        out = out.merge(props, on="item_id", how="left")
+        out["label"] = self._labels_column(out["label"])
+        out["llm_label"] = self._labels_column(out["llm_label"])
+        out["llm_valid"] = out["llm_valid"].astype("boolean")
+        state = np.full(len(out), "pending", dtype=object)
+        state[out["llm_valid"].fillna(False).to_numpy(bool)] = "proposed"
+        state[(out["llm_valid"] == False).fillna(False).to_numpy(bool)] = "invalid"  # noqa: E712
+        state[(out["decision"] == "skip").to_numpy(bool)] = "skipped"
+        state[out["decision"].isin(["accept", "correct", "label"]).to_numpy(bool)] = "decided"
+        out.insert(2, "state", state)
+        out = out.drop(columns=["context"])
+        if with_meta and items["meta"].notna().any():
+            lines = items["meta"].fillna("{}")
+            meta = pd.read_json(_lines(lines), lines=True, dtype=False)
+            meta = meta.drop(columns=[c for c in meta.columns if c in out.columns])
+            out = pd.concat([out, meta.set_index(out.index)], axis=1)
+        return out
+
+    def _labels_column(self, col: pd.Series) -> pd.Series:
+        """JSON label lists -> a label string (single-label) or a list (multi-label)."""
+
+        def convert(v: object) -> object:
+            if not isinstance(v, str):
+                return None
+            labels = json.loads(v)
+            if self.task.multi_label:
+                return labels
+            return labels[0] if labels else None
+
+        return col.map(convert, na_action="ignore").astype(object)
+
+    def items(self, state: str | None = None) -> pd.DataFrame:
+        """The annotations rows, optionally only those in one state.
+
+        States: ``pending`` (no proposal, no decision), ``proposed``, ``invalid`` (the LLM
+        answer could not be used), ``skipped``, ``decided``.
+        """
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown state {state!r}; use one of {list(STATES)}")
+        df = self.annotations
+        return df if state is None else df[df["state"] == state].reset_index(drop=True)
+
+    def progress(self) -> dict[str, int]:
+        """Counts of items per state, plus ``total``."""
+        counts = self.store.state_counts()
+        out = {s: counts.get(s, 0) for s in STATES}
+        out["total"] = sum(counts.values())
+        return out
+
+    def next_items(self, n: int = 1) -> list[str]:
+        """The next ``n`` items to review: undecided ones in order, skipped ones last."""
+        return self.store.open_items(n)
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write the annotations to ``.jsonl``, ``.csv`` or ``.parquet`` (by extension).
+
+        The file is written next to its destination and renamed into place, so an existing
+        export is never left half-written.
+        """
+        dest = Path(path)
+        suffix = dest.suffix.lower()
+        if suffix not in (".jsonl", ".csv", ".parquet"):
+            raise ValueError(f"unsupported export format {suffix!r}: use .jsonl, .csv or .parquet")
+        df = self.annotations
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        if suffix == ".jsonl":
+            df.to_json(tmp, orient="records", lines=True, date_format="iso", force_ascii=False)
+        elif suffix == ".csv":
+            for col in ("label", "llm_label"):
+                df[col] = df[col].map(lambda v: "|".join(v) if isinstance(v, list) else v)
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        tmp.replace(dest)
+        return dest
+
+    def close(self) -> None:
+        """Close the store (every decision is already on disk)."""
+        self.store.close()
+
+    def __repr__(self) -> str:
+        p = self.progress()
+        return (
+            f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
+            f"labels={list(self.task.names)})"
+        )
+
+
+def _lines(values: pd.Series) -> Any:
+    from io import StringIO
+
+    return StringIO("\n".join(values))
+
+
+def _validate_frame(data: object, *, text: str, id: str | None) -> tuple[list[str], list[str]]:
+    """Check a DataFrame of items; return (ids, texts) or raise naming the problem."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if data.empty:
+        raise ValueError("data is empty: the DataFrame has no rows")
+    if text not in data.columns:
+        raise ValueError(f"text column {text!r} not found; columns are {list(data.columns)}")
+    if id is not None and id not in data.columns:
+        raise ValueError(
+            f"id column {id!r} not found; columns are {list(data.columns)} "
+            "(pass id=None to use the DataFrame index)"
+        )
+    raw_ids = data.index if id is None else data[id]
+    if pd.isna(raw_ids).any():
+        bad = np.flatnonzero(pd.isna(raw_ids))[:5].tolist()
+        raise ValueError(f"id column {id!r} has missing values at rows {bad}")
+    ids = pd.Series(raw_ids).astype(str).tolist()
+    dupes = pd.Series(ids).duplicated(keep=False)
+    if dupes.any():
+        shown = sorted(set(pd.Series(ids)[dupes]))[:5]
+        raise ValueError(f"duplicate ids in column {id!r}: {shown}")
+    col = data[text]
+    if isinstance(col.dtype, pd.StringDtype):  # pandas' string dtype: only NA can be wrong
+        not_str = col.isna().to_numpy(bool)
+    else:
+        not_str = ~col.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    if not_str.any():
+        rows = np.flatnonzero(not_str)[:5]
+        examples = [f"{ids[r]!r}: {col.iloc[r]!r}" for r in rows]
+        raise ValueError(
+            f"text column {text!r} has {int(not_str.sum())} value(s) that are not strings "
+            f"(NaN/None/numbers), e.g. {'; '.join(examples)}"
+        )
+    return ids, col.tolist()
+
+
+def _check_compatible(old: LabelTask, new: LabelTask) -> None:
+    """Instructions and descriptions may change; labels already used must stay."""
+    removed = [n for n in old.names if n not in new.names]
+    if removed:
+        raise ValueError(
+            f"the store's task has labels {list(old.names)}; the new task drops {removed}. "
+            "Labels may be added or re-described, not removed."
+        )
+    if old.multi_label != new.multi_label:
+        raise ValueError("the store's task and the new task differ in multi_label")

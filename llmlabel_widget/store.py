@@ -1,0 +1,383 @@
+"""SQLite event store: items, LLM proposals and human decisions, append-only.
+
+Nothing is ever updated in place: a decision, a skip, a note and an undo are each a new row in
+``events``; an undo names the event it cancels. The current state of an item is derived from
+the log, so the full history stays auditable and two processes can append at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+APP_ID = "llmlabel-widget"
+SCHEMA_VERSION = 1
+DECISION_KINDS = ("accept", "correct", "label", "skip")
+EVENT_KINDS = (*DECISION_KINDS, "note", "undo")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    meta TEXT,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS proposals (
+    seq INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    labels TEXT,
+    valid INTEGER NOT NULL,
+    rationale TEXT,
+    confidence REAL,
+    confidence_method TEXT,
+    match TEXT,
+    source TEXT NOT NULL,
+    model TEXT,
+    prompt_version TEXT,
+    raw TEXT,
+    run_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS proposals_item ON proposals(item_id, prompt_version);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    labels TEXT,
+    note TEXT,
+    proposal_seq INTEGER,
+    undoes INTEGER,
+    context TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_annotator ON events(annotator, seq);
+CREATE INDEX IF NOT EXISTS events_undoes ON events(undoes);
+CREATE INDEX IF NOT EXISTS events_item ON events(item_id);
+CREATE TABLE IF NOT EXISTS prompt_versions (
+    version TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    response TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    model TEXT,
+    requests INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+# The newest not-undone decision per item (SQLite returns the bare columns of the MAX row).
+_LATEST_DECISION = (
+    "SELECT item_id, kind, MAX(seq) AS seq FROM events e "
+    "WHERE kind IN ('accept', 'correct', 'label', 'skip') "
+    "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) GROUP BY item_id"
+)
+_LATEST_PROPOSAL = "SELECT item_id, valid, MAX(seq) AS seq FROM proposals GROUP BY item_id"
+
+
+class StoreError(ValueError):
+    """The file is not a usable llmlabel-widget store."""
+
+
+class Store:
+    """One SQLite file holding a labeling session.
+
+    Every write is one transaction, committed (and, with ``synchronous=FULL``, on disk)
+    before the method returns.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a store file")
+        try:
+            # Autocommit mode: transactions are explicit (see _Transaction). The connection
+            # may be used from a background thread (proposals arriving), hence the lock.
+            self._conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._lock = threading.RLock()
+            if existed:
+                self._check_ours()
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if not existed:
+                with self.transaction() as conn:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                        [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION))],
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an llmlabel-widget store: {exc}") from exc
+
+    def _check_ours(self) -> None:
+        try:
+            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not an llmlabel-widget store ({exc}); "
+                "pass a new file name to start a session"
+            ) from exc
+        if rows.get("app") != APP_ID:
+            raise StoreError(f"{self.path} is an SQLite file but not an llmlabel-widget store")
+        version = int(rows.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has store schema version {version}, newer than this "
+                f"llmlabel-widget understands ({SCHEMA_VERSION}); upgrade llmlabel-widget"
+            )
+
+    # -- plumbing ------------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        """``with store.transaction() as conn:`` runs one write transaction (BEGIN IMMEDIATE)."""
+        return _Transaction(self._conn, self._lock)
+
+    def close(self) -> None:
+        """Close the connection (the data are already on disk)."""
+        self._conn.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run a read query and return a DataFrame."""
+        return pd.read_sql_query(sql, self._conn, params=list(params))
+
+    # -- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A stored session setting, or None."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a session setting."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- items ---------------------------------------------------------------------------
+    def item_hashes(self) -> dict[str, str]:
+        """Map of every stored item id to its content hash."""
+        return dict(self._conn.execute("SELECT item_id, content_hash FROM items").fetchall())
+
+    def add_items(self, rows: Iterable[tuple[str, str, str, str | None]]) -> int:
+        """Insert ``(item_id, text, content_hash, meta_json)`` rows in one transaction."""
+        now = time.time()
+        with self.transaction() as conn:
+            cur = conn.executemany(
+                "INSERT INTO items (item_id, text, content_hash, meta, added_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((i, t, h, m, now) for i, t, h, m in rows),
+            )
+            return cur.rowcount
+
+    def has_item(self, item_id: str) -> bool:
+        """Whether the item id is in the store."""
+        row = self._conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,))
+        return row.fetchone() is not None
+
+    def count_items(self) -> int:
+        """Number of items in the pool."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """One item's text and metadata."""
+        row = self._conn.execute(
+            "SELECT seq, item_id, text, meta FROM items WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "seq": row[0],
+            "item_id": row[1],
+            "text": row[2],
+            "meta": json.loads(row[3]) if row[3] else {},
+        }
+
+    # -- proposals -----------------------------------------------------------------------
+    def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
+        """Append LLM proposals (one transaction)."""
+        now = time.time()
+        rows = [
+            (
+                p["item_id"],
+                json.dumps(list(p["labels"])) if p.get("labels") is not None else None,
+                int(bool(p["valid"])),
+                p.get("rationale"),
+                p.get("confidence"),
+                p.get("confidence_method"),
+                p.get("match"),
+                p["source"],
+                p.get("model"),
+                p.get("prompt_version"),
+                p.get("raw"),
+                p.get("run_id"),
+                p.get("created_at", now),
+            )
+            for p in proposals
+        ]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
+                "confidence_method, match, source, model, prompt_version, raw, run_id, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+        return len(rows)
+
+    def latest_proposal(self, item_id: str) -> dict[str, Any] | None:
+        """The newest proposal for an item, or None."""
+        cur = self._conn.execute(
+            "SELECT * FROM proposals WHERE item_id = ? ORDER BY seq DESC LIMIT 1",
+            (item_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
+        out["labels"] = tuple(json.loads(out["labels"])) if out["labels"] else ()
+        return out
+
+    # -- events --------------------------------------------------------------------------
+    def add_event(
+        self,
+        item_id: str,
+        annotator: str,
+        kind: str,
+        labels: Sequence[str] | None = None,
+        note: str | None = None,
+        proposal_seq: int | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one decision/skip/note event; return its sequence number."""
+        if kind not in EVENT_KINDS or kind == "undo":
+            raise ValueError(f"unknown event kind {kind!r}")
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO events (item_id, annotator, kind, labels, note, proposal_seq, "
+                "context, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    item_id,
+                    annotator,
+                    kind,
+                    None if labels is None else json.dumps(list(labels)),
+                    note,
+                    proposal_seq,
+                    None if context is None else json.dumps(dict(context)),
+                    time.time(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def undo_last(self, annotator: str) -> dict[str, Any] | None:
+        """Cancel the annotator's newest event that is not yet cancelled.
+
+        Returns the cancelled event, or None when there is nothing left to undo.
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT seq, item_id, kind FROM events e WHERE annotator = ? "
+                "AND kind != 'undo' AND NOT EXISTS "
+                "(SELECT 1 FROM events u WHERE u.undoes = e.seq) "
+                "ORDER BY seq DESC LIMIT 1",
+                (annotator,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "INSERT INTO events (item_id, annotator, kind, undoes, created_at) "
+                "VALUES (?, ?, 'undo', ?, ?)",
+                (row[1], annotator, row[0], time.time()),
+            )
+        return {"seq": row[0], "item_id": row[1], "kind": row[2]}
+
+    def state_counts(self) -> dict[str, int]:
+        """Number of items in each state (see ``Session.items``), computed in SQL."""
+        rows = self.query(
+            f"WITH d AS ({_LATEST_DECISION}), p AS ({_LATEST_PROPOSAL}) "
+            "SELECT CASE WHEN d.kind = 'skip' THEN 'skipped' "
+            "WHEN d.kind IS NOT NULL THEN 'decided' WHEN p.valid = 1 THEN 'proposed' "
+            "WHEN p.valid = 0 THEN 'invalid' ELSE 'pending' END AS state, COUNT(*) "
+            "FROM items i LEFT JOIN d USING (item_id) LEFT JOIN p USING (item_id) "
+            "GROUP BY state"
+        )
+        return {str(k): int(v) for k, v in rows}
+
+    def open_items(self, n: int) -> list[str]:
+        """Up to ``n`` undecided, unskipped item ids in pool order, then skipped ones."""
+        fresh = self.query(
+            f"WITH d AS ({_LATEST_DECISION}) SELECT i.item_id FROM items i "
+            "LEFT JOIN d USING (item_id) WHERE d.kind IS NULL ORDER BY i.seq LIMIT ?",
+            (n,),
+        )
+        out = [r[0] for r in fresh]
+        if len(out) < n:
+            skipped = self.query(
+                f"WITH d AS ({_LATEST_DECISION}) SELECT item_id FROM d "
+                "WHERE kind = 'skip' ORDER BY seq LIMIT ?",
+                (n - len(out),),
+            )
+            out += [r[0] for r in skipped]
+        return out
+
+    def live_events(self) -> pd.DataFrame:
+        """All events that have not been undone, oldest first (undo rows excluded)."""
+        return self.frame(
+            "SELECT e.seq, e.item_id, e.annotator, e.kind, e.labels, e.note, "
+            "e.proposal_seq, e.context, e.created_at FROM events e "
+            "WHERE e.kind != 'undo' AND NOT EXISTS "
+            "(SELECT 1 FROM events u WHERE u.undoes = e.seq) ORDER BY e.seq"
+        )
+
+    def count_events(self) -> int:
+        """Number of rows in the event log (undo rows included)."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error, so a write is all or nothing."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()
