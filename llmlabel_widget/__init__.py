@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from .annotators import OpenAIAnnotator, Proposal, RecordedAnnotator, RunReport
+from .prompts import PromptSpec
 from .session import AddReport, Decision, Session
 from .store import StoreError
 from .task import LabelTask
@@ -14,7 +16,19 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
-__all__ = ["AddReport", "Decision", "LabelTask", "Session", "StoreError", "__version__"]
+__all__ = [
+    "AddReport",
+    "Decision",
+    "LabelTask",
+    "OpenAIAnnotator",
+    "PromptSpec",
+    "Proposal",
+    "RecordedAnnotator",
+    "RunReport",
+    "Session",
+    "StoreError",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,11 +6,16 @@ and tested without a browser.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import getpass
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import uuid
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .annotators.base import Annotator, Estimate, RunReport
 from .store import DECISION_KINDS, Store
 from .task import LabelTask
 
@@ -324,6 +330,110 @@ class Session:
         """The latest LLM proposal for an item, or None."""
         return self.store.latest_proposal(self._existing(item_id))
 
+    # -- asking the LLM -----------------------------------------------------------------------
+    def _annotator(self) -> Annotator:
+        if self.annotator is None:
+            raise ValueError(
+                "this session has no annotator: Session.open(..., annotator=OpenAIAnnotator(...)) "
+                "or RecordedAnnotator(...) for recorded labels"
+            )
+        return self.annotator
+
+    def _to_propose(
+        self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
+    ) -> tuple[list[str], int]:
+        """Ids still lacking a proposal of the annotator's prompt version, and how many had one."""
+        version = self._annotator().version(self)
+        have = self.store.proposed_ids(version)
+        if ids is None:
+            wanted = [i for i in self.store.all_ids() if i not in have]
+            skipped = self.store.count_items() - len(wanted)
+        else:
+            keys = [self._existing(i) for i in ids]
+            wanted = [k for k in dict.fromkeys(keys) if k not in have]
+            skipped = len(set(keys)) - len(wanted)
+        if sample is not None and sample < len(wanted):
+            rng = np.random.default_rng(seed)
+            wanted = [wanted[i] for i in sorted(rng.choice(len(wanted), sample, replace=False))]
+        return wanted, skipped
+
+    def estimate(
+        self, ids: Iterable[ItemId] | None = None, *, sample: int | None = None, seed: int = 0
+    ) -> Estimate:
+        """Requests, tokens and cost that :meth:`propose` would need, before spending anything.
+
+        Examples
+        --------
+        >>> session.estimate()  # doctest: +SKIP
+        Estimate(items=1302, requests=1302, cached=0, prompt_tokens=..., cost=0.05, ...)
+        """
+        wanted, _ = self._to_propose(ids, sample, seed)
+        return self._annotator().estimate(self, wanted)
+
+    def propose(
+        self,
+        ids: Iterable[ItemId] | None = None,
+        *,
+        sample: int | None = None,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> RunReport:
+        """Ask the annotator for proposals on the pool (or ``ids``, or a random ``sample``).
+
+        Only items without a proposal of the current prompt version are sent; each proposal
+        is stored as it arrives, so an interrupted run loses only requests in flight and
+        re-running sends only what is missing. In a notebook, ``await session.apropose()``
+        does the same without blocking the kernel.
+        """
+        return _run_blocking(self.apropose(ids, sample=sample, seed=seed, progress=progress))
+
+    async def apropose(
+        self,
+        ids: Iterable[ItemId] | None = None,
+        *,
+        sample: int | None = None,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> RunReport:
+        """Async twin of :meth:`propose`."""
+        annotator = self._annotator()
+        wanted, skipped = self._to_propose(ids, sample, seed)
+        report = RunReport(run_id=uuid.uuid4().hex[:12], requested=len(wanted), skipped=skipped)
+        bar = _progress_bar(len(wanted), annotator) if progress else None
+
+        def update(r: RunReport) -> None:
+            if bar is not None:
+                bar.n = r.done + r.failed
+                spend = f"${r.cost:.4f}" if r.cost else "$0"
+                bar.set_postfix_str(
+                    f"done={r.done} invalid={r.invalid} failed={r.failed} "
+                    f"cached={r.cached} spend={spend}",
+                    refresh=True,
+                )
+
+        try:
+            await annotator.arun(self, wanted, report, update)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            report.stopped = "interrupted"
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            if report.degraded:
+                known = json.loads(self.store.get_meta("degraded") or "{}")
+                self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
+        return report
+
+    def usage(self) -> pd.DataFrame:
+        """Requests, tokens and cost per run (cache hits excluded), newest last."""
+        return self.store.frame(
+            "SELECT run_id, model, prompt_version, "
+            "SUM(NOT cached) AS requests, SUM(cached) AS cached, "
+            "SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, "
+            "SUM(cost) AS cost, MIN(created_at) AS started FROM proposals "
+            "WHERE source != 'recorded' GROUP BY run_id ORDER BY started"
+        )
+
     # -- reading -----------------------------------------------------------------------------
     @property
     def annotations(self) -> pd.DataFrame:
@@ -342,7 +452,8 @@ class Session:
             "SELECT p.item_id, p.labels AS llm_label, p.valid AS llm_valid, "
             "p.confidence AS llm_confidence, p.confidence_method AS llm_confidence_method, "
             "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
-            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw FROM proposals p "
+            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw, "
+            "p.problem AS llm_problem FROM proposals p "
             "JOIN (SELECT MAX(seq) AS m FROM proposals GROUP BY item_id) l ON p.seq = l.m"
         )
         events = self.store.live_events()
@@ -408,6 +519,24 @@ class Session:
         out["total"] = sum(counts.values())
         return out
 
+    def agreement(self) -> dict[str, float | int | None]:
+        """How often humans kept the LLM's proposal, with a 95% Wilson interval.
+
+        Counts items whose current decision is an accept or a correction of a valid
+        proposal (``n``); ``rate`` is accepts / n, or None before the first such decision.
+        Cheap (one SQL query), so a view can show it after every decision.
+        """
+        counts = self.store.decision_counts()
+        k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
+        if n == 0:
+            return {"rate": None, "low": None, "high": None, "n": 0}
+        z = 1.959964
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        low, high = max(0.0, float(centre - half)), min(1.0, float(centre + half))
+        return {"rate": p, "low": low, "high": high, "n": n}
+
     def next_items(self, n: int = 1) -> list[str]:
         """The next ``n`` items to review: undecided ones in order, skipped ones last."""
         return self.store.open_items(n)
@@ -445,6 +574,41 @@ class Session:
             f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
             f"labels={list(self.task.names)})"
         )
+
+
+def _run_blocking(coro: Coroutine[Any, Any, RunReport]) -> RunReport:
+    """Run a coroutine to completion from sync code, also inside Jupyter's running loop.
+
+    With no running loop, ``asyncio.run``. Inside a running loop (a notebook cell), the
+    coroutine gets its own loop on a worker thread while this call waits; Ctrl-C (kernel
+    interrupt) cancels it, and what was already stored stays.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    loop = asyncio.new_event_loop()
+    worker = threading.Thread(target=loop.run_forever, daemon=True)
+    worker.start()
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        with contextlib.suppress(concurrent.futures.CancelledError, Exception):
+            future.result(timeout=30)
+        raise
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        worker.join(timeout=30)
+        loop.close()
+
+
+def _progress_bar(total: int, annotator: object) -> Any:
+    from tqdm.auto import tqdm
+
+    name = getattr(annotator, "model", None) or type(annotator).__name__
+    return tqdm(total=total, desc=f"proposing ({name})", unit="item")
 
 
 def _lines(values: pd.Series) -> Any:

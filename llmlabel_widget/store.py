@@ -45,7 +45,13 @@ CREATE TABLE IF NOT EXISTS proposals (
     model TEXT,
     prompt_version TEXT,
     raw TEXT,
+    problem TEXT,
+    demos TEXT,
     run_id TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    cost REAL,
+    cached INTEGER,
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS proposals_item ON proposals(item_id, prompt_version);
@@ -197,6 +203,22 @@ class Store:
             )
             return cur.rowcount
 
+    def all_ids(self) -> list[str]:
+        """Every item id, in pool order."""
+        return [r[0] for r in self.query("SELECT item_id FROM items ORDER BY seq")]
+
+    def texts(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """Texts of the given items, in one pass over the table per 900 ids."""
+        out: dict[str, str] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), 900):  # SQLite's default bound-parameter limit is 999
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.query(f"SELECT item_id, text FROM items WHERE item_id IN ({marks})", chunk)
+            )
+        return out
+
     def has_item(self, item_id: str) -> bool:
         """Whether the item id is in the store."""
         row = self._conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,))
@@ -221,13 +243,18 @@ class Store:
         }
 
     # -- proposals -----------------------------------------------------------------------
-    def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
-        """Append LLM proposals (one transaction)."""
+    def add_proposals(
+        self,
+        proposals: Iterable[Mapping[str, Any]],
+        cache: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Append LLM proposals, and the raw responses they came from, in one transaction."""
         now = time.time()
         rows = [
             (
                 p["item_id"],
-                json.dumps(list(p["labels"])) if p.get("labels") is not None else None,
+                # an invalid proposal has no labels at all, not an empty list
+                json.dumps(list(p["labels"])) if p["valid"] else None,
                 int(bool(p["valid"])),
                 p.get("rationale"),
                 p.get("confidence"),
@@ -237,16 +264,27 @@ class Store:
                 p.get("model"),
                 p.get("prompt_version"),
                 p.get("raw"),
+                p.get("problem"),
+                json.dumps(list(p["demos"])) if p.get("demos") else None,
                 p.get("run_id"),
+                p.get("prompt_tokens"),
+                p.get("completion_tokens"),
+                p.get("cost"),
+                int(bool(p.get("cached"))),
                 p.get("created_at", now),
             )
             for p in proposals
         ]
         with self.transaction() as conn:
             conn.executemany(
+                "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
+                [(k, json.dumps(v), now) for k, v in (cache or {}).items()],
+            )
+            conn.executemany(
                 "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
-                "confidence_method, match, source, model, prompt_version, raw, run_id, "
-                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "confidence_method, match, source, model, prompt_version, raw, problem, demos, "
+                "run_id, prompt_tokens, completion_tokens, cost, cached, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
         return len(rows)
@@ -263,6 +301,19 @@ class Store:
         out = dict(zip([c[0] for c in cur.description], row, strict=True))
         out["labels"] = tuple(json.loads(out["labels"])) if out["labels"] else ()
         return out
+
+    # -- response cache ---------------------------------------------------------------------
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        """A stored LLM response for this request key, or None."""
+        row = self._conn.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def proposed_ids(self, prompt_version: str | None) -> set[str]:
+        """Items that already have a proposal of this prompt version (None: recorded ones)."""
+        rows = self.query(
+            "SELECT DISTINCT item_id FROM proposals WHERE prompt_version IS ?", (prompt_version,)
+        )
+        return {r[0] for r in rows}
 
     # -- events --------------------------------------------------------------------------
     def add_event(
@@ -345,6 +396,11 @@ class Store:
             )
             out += [r[0] for r in skipped]
         return out
+
+    def decision_counts(self) -> dict[str, int]:
+        """Items whose current decision is each kind (accept, correct, label, skip)."""
+        rows = self.query(f"SELECT kind, COUNT(*) FROM ({_LATEST_DECISION}) GROUP BY kind")
+        return {str(k): int(v) for k, v in rows}
 
     def live_events(self) -> pd.DataFrame:
         """All events that have not been undone, oldest first (undo rows excluded)."""

@@ -340,3 +340,21 @@ def test_integer_ids_and_index_ids(db, gwsd_task):
     s = Session.open(db, data=df, id=None, task=gwsd_task)
     s.decide(20, "agree")  # ints work; ids are stored as strings
     assert s.annotations.set_index("item_id").loc["20", "label"] == "agree"
+
+
+def test_agreement_counts_accepts_among_reviewed_proposals(session):
+    ids = session.next_items(4)
+    session.add_proposals(
+        [{"item_id": i, "labels": ["agree"], "valid": True, "source": "recorded"} for i in ids]
+    )
+    assert session.agreement() == {"rate": None, "low": None, "high": None, "n": 0}
+    session.decide(ids[0], "agree", annotator="a")
+    session.decide(ids[1], "agree", annotator="a")
+    session.decide(ids[2], "neutral_or_disagree", annotator="a")
+    session.skip(ids[3], annotator="a")
+    got = session.agreement()
+    assert got["n"] == 3
+    assert got["rate"] == pytest.approx(2 / 3)
+    # Wilson 95% interval for 2/3 (statsmodels proportion_confint(2, 3, method="wilson"))
+    assert got["low"] == pytest.approx(0.2077, abs=1e-4)
+    assert got["high"] == pytest.approx(0.9385, abs=1e-4)

@@ -1,0 +1,439 @@
+"""The LLM annotator: any OpenAI-compatible chat-completions endpoint, through `openai`.
+
+Retries (429, 5xx, timeouts, connection errors; exponential backoff with jitter; Retry-After)
+are the openai client's own: we set ``max_retries`` and ``timeout`` and let it do that job.
+This module adds what the client does not: bounded concurrency, optional parameters that
+degrade when a server rejects them, a response cache in the session store, budgets, cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import openai
+
+from ..prompts import DemoPicker, PromptSpec, build_messages, prompt_version
+from .base import Estimate, Progress, Proposal, RunReport
+from .parse import combine, parse_choice
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+# `client.post(..., cast_to=<Response>)` returns the raw HTTP response; openai >= 3 is built
+# on HTTPX2, earlier releases on httpx, and the class must be the client's own.
+if hasattr(openai, "DefaultHttpx2Client"):
+    from httpx2 import Response as HTTPResponse
+else:  # pragma: no cover - openai 1.x/2.x
+    from httpx import Response as HTTPResponse
+
+log = logging.getLogger(__name__)
+
+# USD per 1M tokens (input, output): OpenAI list prices, standard tier, as published in 2025.
+# Override or extend with OpenAIAnnotator(prices={...}); unknown models cost None (not 0).
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5": (1.25, 10.00),
+}
+ConfidenceMethod = Literal["auto", "logprob", "self-consistency", "verbalised"]
+OPTIONAL_PARAMS = ("response_format", "top_logprobs", "logprobs", "n")
+CACHE_FORMAT = 1
+
+
+class BudgetReached(Exception):
+    """The run's request or money cap is reached; no new requests are sent."""
+
+
+class OpenAIAnnotator:
+    """Propose labels, rationales and confidences with an OpenAI-compatible model.
+
+    Parameters
+    ----------
+    model : the model name the server knows (``gpt-4o-mini``, ``llama3.1``, ...).
+    base_url : an OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure's v1 endpoint);
+        default: ``OPENAI_BASE_URL`` or OpenAI.
+    api_key : default ``OPENAI_API_KEY``. Never stored, logged or put into widget state.
+    client : your own ``openai.AsyncOpenAI`` or ``openai.OpenAI`` (then base_url, api_key,
+        max_retries and timeout are yours).
+    prompt : a :class:`PromptSpec` (zero-/few-shot, demonstrations, chain-of-thought).
+    confidence : ``auto`` uses token logprobs where the server returns them, else the
+        agreement of ``samples`` samples (self-consistency), else the model's stated value.
+    concurrency : requests in flight at once.
+    budget_requests, budget_cost : per-run caps; the run stops cleanly when reached.
+    prices : ``{model: (usd_per_1M_input, usd_per_1M_output)}`` added to the default table.
+    embeddings : ``{item_id: vector}`` for similar-demonstration retrieval instead of TF-IDF.
+
+    Examples
+    --------
+    >>> ann = OpenAIAnnotator(model="gpt-4o-mini")                           # doctest: +SKIP
+    >>> ann = OpenAIAnnotator(model="llama3.1",
+    ...                       base_url="http://localhost:11434/v1")          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: openai.AsyncOpenAI | openai.OpenAI | None = None,
+        prompt: PromptSpec | None = None,
+        confidence: ConfidenceMethod = "auto",
+        samples: int = 5,
+        concurrency: int = 16,
+        max_retries: int = 6,
+        timeout: float = 60.0,
+        budget_requests: int | None = None,
+        budget_cost: float | None = None,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        embeddings: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        if not isinstance(model, str) or not model:
+            raise ValueError("model must be a non-empty string")
+        if confidence not in ("auto", "logprob", "self-consistency", "verbalised"):
+            raise ValueError(f"unknown confidence method {confidence!r}")
+        if concurrency < 1 or samples < 1:
+            raise ValueError("concurrency and samples must be >= 1")
+        self.model = model
+        self.prompt = prompt or PromptSpec()
+        self.confidence = confidence
+        self.samples = samples
+        self.concurrency = concurrency
+        self.budget_requests = budget_requests
+        self.budget_cost = budget_cost
+        self.prices = {**DEFAULT_PRICES, **(prices or {})}
+        self.embeddings = embeddings
+        if client is None:
+            base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+            key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not key and not base_url:
+                raise ValueError(
+                    f"no API key for model {model!r}: set the OPENAI_API_KEY environment "
+                    "variable, pass base_url= for a local OpenAI-compatible server, or use "
+                    "RecordedAnnotator to work offline on recorded LLM labels"
+                )
+            client = openai.AsyncOpenAI(
+                api_key=key or "not-needed",  # local servers ignore it, the client wants one
+                base_url=base_url,
+                max_retries=max_retries,
+                timeout=timeout,
+            )
+        self._client = client
+        self._async = isinstance(client, openai.AsyncOpenAI)
+        self.endpoint = urlsplit(str(client.base_url)).netloc  # host only: no secrets
+        self.degraded: dict[str, str] = {}
+        self._spent_requests = 0
+        self._spent_cost = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIAnnotator(model={self.model!r}, endpoint={self.endpoint!r}, "
+            f"prompt={self.prompt.strategy!r}, confidence={self.confidence!r})"
+        )
+
+    # -- what shapes a request ----------------------------------------------------------------
+    def version(self, session: Session) -> str:
+        """The prompt version: a hash of the task, template, prompt spec, model and options."""
+        return prompt_version(
+            session.task,
+            self.prompt,
+            self.model,
+            {"confidence": self.confidence, "samples": self.samples},
+        )
+
+    def _self_consistency(self) -> bool:
+        if self.confidence == "self-consistency":
+            return "n" not in self.degraded
+        return (
+            self.confidence == "auto"
+            and "logprobs" in self.degraded
+            and "n" not in self.degraded
+            and self.samples > 1
+        )
+
+    def _params(self, session: Session) -> dict[str, Any]:
+        task = session.task
+        params: dict[str, Any] = {"temperature": self.prompt.temperature}
+        if "response_format" not in self.degraded:
+            params["response_format"] = _schema(task.names, task.multi_label)
+        elif "response_format:json_object" not in self.degraded:
+            params["response_format"] = {"type": "json_object"}
+        wants_logprobs = self.confidence in ("auto", "logprob")
+        if wants_logprobs and "logprobs" not in self.degraded:
+            params["logprobs"] = True
+            if "top_logprobs" not in self.degraded:
+                params["top_logprobs"] = 5
+        if self._self_consistency():
+            params["n"] = self.samples
+            # identical samples at temperature 0 would say nothing about confidence
+            params["temperature"] = max(self.prompt.temperature, 0.7)
+        return params
+
+    def _degrade(self, exc: openai.BadRequestError, params: Mapping[str, Any]) -> bool:
+        """Drop the optional parameter a server rejected; True if there was one to drop."""
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+        named = str(error.get("param") or "")
+        message = str(exc.message)
+        for param in OPTIONAL_PARAMS:
+            quoted = re.search(rf"['\"`]{param}['\"`]", message) is not None
+            if param in params and (named == param or quoted):
+                if param == "response_format" and "response_format" in self.degraded:
+                    self.degraded["response_format:json_object"] = exc.message[:200]
+                else:
+                    self.degraded[param] = f"rejected by the server: {exc.message[:200]}"
+                log.warning("server rejected %s; continuing without it", param)
+                return True
+        return False
+
+    # -- estimate -------------------------------------------------------------------------------
+    def estimate(self, session: Session, item_ids: Sequence[str]) -> Estimate:
+        """Requests, tokens and cost for ``item_ids``, counting cache hits as free."""
+        picker = self._picker(session)
+        params = self._params(session)
+        version = self.version(session)
+        prompt_tokens = cached = 0
+        texts = session.store.texts(item_ids)
+        for item_id in item_ids:
+            messages = self._messages(session, picker, item_id, texts[item_id])[0]
+            if session.store.cache_get(_cache_key(self.model, messages, params)) is not None:
+                cached += 1
+                continue
+            # about 4 characters per token for English text; a tokenizer would add a dependency
+            prompt_tokens += sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
+        requests = len(item_ids) - cached
+        per_answer = 70 if self.prompt.chain_of_thought else 35
+        completion_tokens = requests * per_answer * params.get("n", 1)
+        return Estimate(
+            items=len(item_ids),
+            requests=requests,
+            cached=cached,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=self.cost(prompt_tokens, completion_tokens),
+            model=self.model,
+            prompt_version=version,
+        )
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """USD for the tokens at this model's price, or None when the price is unknown."""
+        price = self.prices.get(self.model)
+        if price is None:  # dated snapshots such as gpt-4o-mini-2024-07-18
+            prefixes = [m for m in self.prices if self.model.startswith(m + "-")]
+            price = self.prices[max(prefixes, key=len)] if prefixes else None
+        if price is None:
+            return None
+        return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+    # -- run --------------------------------------------------------------------------------------
+    def _picker(self, session: Session) -> DemoPicker | None:
+        if not self.prompt.shots:
+            return None
+        decided = session.items("decided")
+        pool = [
+            (r.item_id, r.text, tuple(r.label if isinstance(r.label, list) else [r.label]))
+            for r in decided.itertuples()
+        ]
+        return DemoPicker(self.prompt, pool, self.embeddings)
+
+    def _messages(
+        self, session: Session, picker: DemoPicker | None, item_id: str, text: str
+    ) -> tuple[list[dict[str, str]], tuple[str, ...]]:
+        demos = picker.pick(item_id, text) if picker else []
+        messages = build_messages(
+            session.task, self.prompt, text, [(t, labels) for _, t, labels in demos]
+        )
+        return messages, tuple(d[0] for d in demos)
+
+    async def arun(
+        self, session: Session, item_ids: Sequence[str], report: RunReport, progress: Progress
+    ) -> None:
+        """Propose for every id with at most ``concurrency`` requests in flight."""
+        picker = self._picker(session)
+        version = self.version(session)
+        self._spent_requests, self._spent_cost = 0, 0.0
+        texts = session.store.texts(item_ids)
+        queue = list(reversed(item_ids))
+
+        async def worker() -> None:
+            while queue and report.stopped is None:
+                item_id = queue.pop()
+                try:
+                    proposal = await self._propose_one(
+                        session, picker, item_id, texts[item_id], version, report
+                    )
+                except BudgetReached as exc:
+                    report.stopped = str(exc)
+                    return
+                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                    report.stopped = f"the server refused the API key: {exc.message}"
+                    raise
+                except openai.NotFoundError as exc:
+                    report.stopped = f"model {self.model!r} not found: {exc.message}"
+                    raise
+                except openai.APIError as exc:
+                    report.failed += 1
+                    if len(report.errors) < 5:
+                        report.errors.append(f"{item_id}: {type(exc).__name__}: {exc}")
+                    progress(report)
+                    continue
+                report.done += 1
+                report.invalid += not proposal.valid
+                progress(report)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(queue)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            report.degraded = dict(self.degraded)
+
+    async def _propose_one(
+        self,
+        session: Session,
+        picker: DemoPicker | None,
+        item_id: str,
+        text: str,
+        version: str,
+        report: RunReport,
+    ) -> Proposal:
+        messages, demo_ids = self._messages(session, picker, item_id, text)
+        while True:
+            params = self._params(session)
+            key = _cache_key(self.model, messages, params)
+            response = session.store.cache_get(key)
+            cached = response is not None
+            if response is None:
+                self._check_budget()
+                self._spent_requests += 1
+                try:
+                    response = await self._create(messages, params)
+                except openai.BadRequestError as exc:
+                    self._spent_requests -= 1
+                    if self._degrade(exc, params):
+                        continue
+                    raise
+            break
+        choices = response.get("choices") or []
+        if "logprobs" in params and not cached and choices and not choices[0].get("logprobs"):
+            self.degraded.setdefault("logprobs", "the server returned no logprobs")
+        if "n" in params and len(choices) < params["n"]:
+            self.degraded.setdefault("n", f"asked for {params['n']} samples, got {len(choices)}")
+        answers = [
+            parse_choice(session.task, (c.get("message") or {}).get("content"), c.get("logprobs"))
+            for c in choices
+        ] or [parse_choice(session.task, "", None)]
+        result = combine(answers, self_consistency="n" in params and len(choices) > 1)
+        usage = response.get("usage") or {}
+        p_tok = 0 if cached else int(usage.get("prompt_tokens") or 0)
+        c_tok = 0 if cached else int(usage.get("completion_tokens") or 0)
+        cost = self.cost(p_tok, c_tok)
+        if not cached:
+            report.requests += 1
+            report.prompt_tokens += p_tok
+            report.completion_tokens += c_tok
+            report.cost += cost or 0.0
+            self._spent_cost += cost or 0.0
+        else:
+            report.cached += 1
+        proposal = Proposal(
+            item_id=item_id,
+            labels=result.labels,
+            valid=result.valid,
+            source="openai",
+            rationale=result.rationale,
+            confidence=result.confidence,
+            confidence_method=result.confidence_method,
+            match=result.match,
+            model=str(response.get("model") or self.model),
+            prompt_version=version,
+            raw=result.raw,
+            problem=result.problem,
+            demos=demo_ids,
+            run_id=report.run_id,
+            prompt_tokens=p_tok,
+            completion_tokens=c_tok,
+            cost=cost,
+            cached=cached,
+        )
+        # The response and the proposal made from it are stored together, in one commit, on a
+        # worker thread: the fsync then overlaps with network I/O instead of stalling the loop.
+        await asyncio.to_thread(
+            session.store.add_proposals, [proposal.to_row()], {} if cached else {key: response}
+        )
+        return proposal
+
+    def _check_budget(self) -> None:
+        if self.budget_requests is not None and self._spent_requests >= self.budget_requests:
+            raise BudgetReached(f"request budget of {self.budget_requests} reached")
+        if self.budget_cost is not None and self._spent_cost >= self.budget_cost:
+            raise BudgetReached(f"cost budget of ${self.budget_cost:.4f} reached")
+
+    async def _create(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict:
+        # The client's documented generic `post` (its "custom requests" API): same endpoint,
+        # auth, retries and timeouts as `chat.completions.create`, but without re-walking the
+        # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.
+        # The body comes back as the server sent it: that is what the cache stores.
+        body = {"model": self.model, "messages": messages, **params}
+        post = self._client.post
+        if self._async:
+            raw = await post("/chat/completions", body=body, cast_to=HTTPResponse)
+        else:  # a user's sync client: keep the event loop free while it blocks
+            raw = await asyncio.to_thread(
+                post, "/chat/completions", body=body, cast_to=HTTPResponse
+            )
+        try:
+            data = raw.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise openai.APIResponseValidationError(
+                response=raw, body=raw.text[:500], message="the response is not a JSON object"
+            )
+        return data
+
+
+def _cache_key(model: str, messages: list[dict[str, str]], params: Mapping[str, Any]) -> str:
+    payload = json.dumps(
+        {"format": CACHE_FORMAT, "model": model, "messages": messages, "params": dict(params)},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _schema(labels: Sequence[str], multi_label: bool) -> dict[str, Any]:
+    label_schema: dict[str, Any] = {"type": "string", "enum": list(labels)}
+    key = "labels" if multi_label else "label"
+    prop = {"type": "array", "items": label_schema} if multi_label else label_schema
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "annotation",
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "rationale": {"type": "string"},
+                    key: prop,
+                    "confidence": {"type": "number"},
+                },
+                "required": ["rationale", key, "confidence"],
+                "additionalProperties": False,
+            },
+        },
+    }
