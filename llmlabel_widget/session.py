@@ -439,7 +439,8 @@ class Session:
     def annotations(self) -> pd.DataFrame:
         """One row per item: its state, latest human decision, latest LLM proposal, provenance.
 
-        Columns: ``item_id, text, state, label, decision, annotator, decided_at, note,
+        Columns: ``item_id, text, state, label, decision, annotator, decided_at,
+        decision_seq, context`` (why the item was shown, as recorded with the decision), ``note,
         llm_label, llm_valid, llm_confidence, llm_confidence_method, llm_match,
         llm_rationale, llm_source, llm_model, prompt_version, llm_raw`` and the metadata
         columns the items were added with.
@@ -459,13 +460,17 @@ class Session:
         events = self.store.live_events()
         decisions = events[events["kind"].isin(DECISION_KINDS)]
         latest = decisions.drop_duplicates("item_id", keep="last")
-        latest = latest.rename(columns={"kind": "decision", "labels": "label"})
+        latest = latest.rename(
+            columns={"kind": "decision", "labels": "label", "seq": "decision_seq"}
+        )
         latest["decided_at"] = pd.to_datetime(latest["created_at"], unit="s", utc=True)
         notes = events[events["note"].notna()].drop_duplicates("item_id", keep="last")
 
         out = items[["item_id", "text"]].copy()
         out = out.merge(
-            latest[["item_id", "label", "decision", "annotator", "decided_at", "context"]],
+            latest[
+                ["item_id", "label", "decision", "annotator", "decided_at", "decision_seq", "context"]
+            ],
             on="item_id",
             how="left",
         )
@@ -480,7 +485,8 @@ class Session:
         state[(out["decision"] == "skip").to_numpy(bool)] = "skipped"
         state[out["decision"].isin(["accept", "correct", "label"]).to_numpy(bool)] = "decided"
         out.insert(2, "state", state)
-        out = out.drop(columns=["context"])
+        out["decision_seq"] = out["decision_seq"].astype("Int64")
+        out["context"] = out["context"].map(json.loads, na_action="ignore").astype(object)
         if with_meta and items["meta"].notna().any():
             lines = items["meta"].fillna("{}")
             meta = pd.read_json(_lines(lines), lines=True, dtype=False)
