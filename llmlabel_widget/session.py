@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .annotators.base import Annotator, Estimate, RunReport
+from .selector import QueueItem, Selector
 from .store import DECISION_KINDS, Store
 from .task import LabelTask
 
@@ -91,10 +92,12 @@ class Session:
         *,
         annotator: Any = None,
         user: str | None = None,
+        selector: Selector | None = None,
     ) -> None:
         self.store = store
         self.task = task
         self.annotator = annotator
+        self._selector = selector
         self.user = user or _default_user()
         self.last_add: AddReport | None = None
 
@@ -110,6 +113,7 @@ class Session:
         task: LabelTask | None = None,
         annotator: Any = None,
         user: str | None = None,
+        selector: Selector | None = None,
         on_changed: OnChanged = "error",
     ) -> Session:
         """Open (or create) the store at ``path`` and add the rows of ``data``.
@@ -125,6 +129,8 @@ class Session:
         text, id : column names; ``id=None`` uses the DataFrame index.
         task : the label set; required for a new store, optional when resuming.
         annotator : the LLM annotator proposing labels (optional).
+        selector : how to order the review queue (default: ``Selector()``, the hybrid
+            active-learning strategy, created on the first call to :meth:`queue`).
         user : default name recorded with decisions (defaults to the login name).
         """
         if task is not None and not isinstance(task, LabelTask):
@@ -144,7 +150,7 @@ class Session:
             elif task != old:
                 _check_compatible(old, task)
                 store.set_meta("task", task.to_json())
-        session = cls(store, task, annotator=annotator, user=user)
+        session = cls(store, task, annotator=annotator, user=user, selector=selector)
         if data is not None and checked is not None:
             session._add_checked(data, checked, text=text, id=id, on_changed=on_changed)
         return session
@@ -287,7 +293,10 @@ class Session:
         Returns the cancelled event (``seq``, ``item_id``, ``kind``), or None if there is
         nothing left to undo.
         """
-        return self.store.undo_last(annotator or self.user)
+        undone = self.store.undo_last(annotator or self.user)
+        if undone is not None and self._selector is not None:
+            self._selector.undone(undone["item_id"])
+        return undone
 
     def _record(
         self,
@@ -313,6 +322,8 @@ class Session:
             proposal_seq=None if proposal is None else proposal["seq"],
             context=context,
         )
+        if self._selector is not None and kind != "note":
+            self._selector.notify(key)
         return Decision(seq=seq, item_id=key, kind=kind, labels=labels, annotator=who)
 
     def _existing(self, item_id: ItemId) -> str:
@@ -469,7 +480,15 @@ class Session:
         out = items[["item_id", "text"]].copy()
         out = out.merge(
             latest[
-                ["item_id", "label", "decision", "annotator", "decided_at", "decision_seq", "context"]
+                [
+                    "item_id",
+                    "label",
+                    "decision",
+                    "annotator",
+                    "decided_at",
+                    "decision_seq",
+                    "context",
+                ]
             ],
             on="item_id",
             how="left",
@@ -542,6 +561,28 @@ class Session:
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         low, high = max(0.0, float(centre - half)), min(1.0, float(centre + half))
         return {"rate": p, "low": low, "high": high, "n": n}
+
+    @property
+    def selector(self) -> Selector:
+        """The review-order selector (created and fitted on first use)."""
+        if self._selector is None:
+            self._selector = Selector()
+        if self._selector._session is not self:
+            self._selector.attach(self)
+        return self._selector
+
+    @selector.setter
+    def selector(self, value: Selector) -> None:
+        self._selector = value
+        value.attach(self)
+
+    def queue(self, n: int = 10) -> list[QueueItem]:
+        """The next ``n`` items to review, chosen by the selector, each with its reason.
+
+        Cheap: it reads the selector's last ranking; refits happen in the background after
+        decisions. Pass ``item.context()`` to :meth:`decide` to record why it was shown.
+        """
+        return self.selector.queue(n)
 
     def next_items(self, n: int = 1) -> list[str]:
         """The next ``n`` items to review: undecided ones in order, skipped ones last."""

@@ -1,0 +1,290 @@
+"""Active learning on real labeled data: learning curves, and finding the LLM's errors.
+
+Run: python bench/active_learning.py [--seeds 3]
+     python bench/active_learning.py --data FILE.csv --text COL --gold COL [--llm COL
+         [--confidence COL] [--other-llms COL COL ...]]
+
+(a) Learner accuracy against the number of labels for each strategy and for random, on a
+    held-out split; the area under each curve; and the labels each needs to reach 95% of the
+    accuracy the learner reaches with all pool labels.
+(b) With recorded LLM labels: replay the review loop (the learner learns only from the gold
+    labels "reviewed" so far) and report, after reviewing 5%, 10% and 20% of the items, the lift
+    (share of reviewed items that were LLM errors / overall LLM error rate; random = 1.0), per
+    strategy, next to two baselines: the LLM's own confidence, and cross-model disagreement.
+The gold label plays the human. Strategies and learner are the package's own
+(`llmlabel_widget.selector`), run without the session plumbing so many seeds fit in minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from llmlabel_widget import datasets
+from llmlabel_widget.selector import STRATEGIES, Signals, default_learner, text_features
+
+CURVE_STRATEGIES = ("random", "margin", "entropy", "least_confidence", "hybrid")
+ERROR_STRATEGIES = ("random", "margin", "hybrid", "disagreement")
+GRID = (20, 40, 60, 80, 100, 150, 200, 300, 400, 500, 700, 1000, 1400, 2000, 3000, 4500)
+
+
+@dataclass
+class Data:
+    name: str
+    texts: list[str]
+    gold: np.ndarray
+    llm: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    others: np.ndarray | None = None  # items x other models' labels
+    test_mask: np.ndarray | None = None
+
+
+def shipped() -> tuple[list[Data], list[Data]]:
+    sst = datasets.load("sst2")
+    sst = sst[sst["source_split"].isin(["train", "test"])]
+    curves = [
+        Data(
+            "sst2",
+            sst["text"].tolist(),
+            sst["gold_label"].to_numpy(),
+            test_mask=(sst["source_split"] == "test").to_numpy(),
+        ),
+    ]
+    errors = []
+    gw = datasets.load("gwsd_climate_stance_gpt4o")
+    curves.append(
+        Data("gwsd_climate_stance_gpt4o", gw["text"].tolist(), gw["gold_label"].to_numpy())
+    )
+    errors.append(
+        Data(
+            "gwsd_climate_stance_gpt4o (GPT-4o, verbalised confidence)",
+            gw["text"].tolist(),
+            gw["gold_label"].to_numpy(),
+            gw["llm_label"].to_numpy(),
+            gw["llm_confidence"].to_numpy(float),
+        )
+    )
+    tb = datasets.load("tornberg_us_senators_gpt4")
+    errors.append(
+        Data(
+            "tornberg_us_senators_gpt4 (GPT-4, self-consistency; "
+            "others: GPT-4 t=1, variants, GPT-3.5)",
+            tb["text"].tolist(),
+            tb["gold_label"].to_numpy(),
+            tb["llm_label"].to_numpy(),
+            tb["llm_confidence"].to_numpy(float),
+            tb[
+                [
+                    "llm_label_t10",
+                    "llm_label_prompt_variant1",
+                    "llm_label_prompt_variant2",
+                    "llm_label_gpt35",
+                ]
+            ].to_numpy(object),
+        )
+    )
+    for name in ("css_emotion_llm", "css_semeval_stance_trump_llm"):
+        d = datasets.load(name)
+        others = [c for c in d.columns if c.startswith("llm_label_")]
+        errors.append(
+            Data(
+                f"{name} (ChatGPT; others: {len(others)} models)",
+                d["text"].tolist(),
+                d["gold_label"].to_numpy(),
+                d["llm_label"].to_numpy(),
+                None,
+                d[others].to_numpy(object),
+            )
+        )
+    curves.append(Data("css_emotion_llm", errors[-2].texts, errors[-2].gold))
+    return curves, errors
+
+
+def split(d: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if d.test_mask is not None:
+        return np.flatnonzero(~d.test_mask), np.flatnonzero(d.test_mask)
+    order = np.random.default_rng(1000 + seed).permutation(len(d.gold))
+    cut = int(len(order) * 0.7)
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+def fit_proba(x, y, x_pred, classes):
+    model = default_learner().fit(x, y)
+    proba = np.zeros((x_pred.shape[0], len(classes)))
+    proba[:, [classes.index(c) for c in model.classes_]] = model.predict_proba(x_pred)
+    return model, proba
+
+
+def learning_curves(d: Data, seeds: int) -> None:
+    x_all = text_features(d.texts)
+    classes = sorted(set(d.gold))
+    print(f"\n(a) learning curves on {d.name}: {len(d.gold)} items, {len(classes)} classes")
+    rows = []
+    for seed in range(seeds):
+        pool, test = split(d, seed)
+        grid = [g for g in GRID if g <= len(pool) * 0.8]
+        full = default_learner().fit(x_all[pool], d.gold[pool])
+        full_acc = float((full.predict(x_all[test]) == d.gold[test]).mean())
+        for name in CURVE_STRATEGIES:
+            rng = np.random.default_rng(seed)
+            labeled = list(rng.choice(pool, grid[0], replace=False))
+            for k, g in enumerate(grid):
+                y = d.gold[labeled]
+                if len(set(y)) < 2:
+                    acc = float(np.mean(d.gold[test] == pd.Series(y).mode()[0]))
+                    proba = None
+                else:
+                    unl = np.setdiff1d(pool, labeled)
+                    model, proba = fit_proba(x_all[labeled], y, x_all[unl], classes)
+                    acc = float((model.predict(x_all[test]) == d.gold[test]).mean())
+                rows.append((seed, name, g, acc, full_acc))
+                if k + 1 == len(grid):
+                    break
+                unl = np.setdiff1d(pool, labeled)
+                need = grid[k + 1] - g
+                if proba is None or name == "random":
+                    pick = rng.choice(unl, need, replace=False)
+                else:
+                    s = Signals(
+                        proba,
+                        classes,
+                        np.full(len(unl), -1),
+                        np.full(len(unl), np.nan),
+                        x_all[unl],
+                        rng,
+                    )
+                    pick = unl[np.argsort(-STRATEGIES[name](s), kind="stable")[:need]]
+                labeled.extend(pick.tolist())
+    df = pd.DataFrame(rows, columns=["seed", "strategy", "labels", "accuracy", "full"])
+    mean = df.groupby(["strategy", "labels"])["accuracy"].mean().unstack("labels")
+    full = df["full"].mean()
+    print(
+        f"accuracy with all {len(split(d, 0)[0])} pool labels: {full:.3f}; "
+        f"95% mark = {0.95 * full:.3f}; mean of {seeds} seeds"
+    )
+    print(mean.round(3).to_string())
+    out = []
+    for name, curve in mean.iterrows():
+        xs = np.log(np.array(curve.index, dtype=float))
+        auc = float(np.trapezoid(curve.to_numpy(), xs) / (xs[-1] - xs[0]))
+        reach = curve[curve >= 0.95 * full]
+        out.append((name, auc, int(reach.index[0]) if len(reach) else None))
+    summary = pd.DataFrame(out, columns=["strategy", "AUC (log-labels axis)", "labels to 95%"])
+    rnd = summary.set_index("strategy").loc["random", "labels to 95%"]
+    summary["vs random"] = summary["labels to 95%"].map(
+        lambda v: f"{v / rnd:.2f}" if v and rnd else "not reached"
+    )
+    print(summary.to_string(index=False))
+
+
+def error_discovery(d: Data, seeds: int) -> None:
+    assert d.llm is not None
+    wrong = d.llm != d.gold
+    rate = wrong.mean()
+    n = len(d.gold)
+    x_all = text_features(d.texts)
+    classes = sorted(set(d.gold) | set(d.llm))
+    llm_idx = np.array([classes.index(v) for v in d.llm])
+    conf = d.confidence if d.confidence is not None else np.full(n, np.nan)
+    agreement = np.full(n, np.nan)
+    if d.others is not None:  # what the session derives from other models' stored proposals
+        votes = [[o for o in row if isinstance(o, str) and o] for row in d.others]
+        agreement = np.array(
+            [
+                np.mean([o == lab for o in v]) if v else np.nan
+                for v, lab in zip(votes, d.llm, strict=True)
+            ]
+        )
+    budgets = (0.05, 0.10, 0.20)
+    print(f"\n(b) finding LLM errors on {d.name}: {n} items, LLM error rate {rate:.3f}")
+    results: dict[str, list[list[float]]] = {}
+    batch = max(1, n // 100)
+    for seed in range(seeds):
+        for name in ERROR_STRATEGIES:
+            rng = np.random.default_rng(seed)
+            reviewed: list[int] = list(rng.choice(n, batch, replace=False))
+            while len(reviewed) < int(max(budgets) * n):
+                unl = np.setdiff1d(np.arange(n), reviewed)
+                y = d.gold[reviewed]
+                proba = None
+                if len(set(y)) >= 2 and len(reviewed) >= 10:
+                    _, proba = fit_proba(x_all[reviewed], y, x_all[unl], classes)
+                s = Signals(
+                    proba, classes, llm_idx[unl], conf[unl], x_all[unl], rng, agreement[unl]
+                )
+                fn = (
+                    STRATEGIES[name]
+                    if proba is not None or name == "random"
+                    else STRATEGIES["llm_confidence"]
+                )
+                reviewed.extend(unl[np.argsort(-fn(s), kind="stable")[:batch]].tolist())
+            results.setdefault(name, []).append(
+                [wrong[reviewed[: int(b * n)]].mean() / rate for b in budgets]
+            )
+        # static baselines
+        rng = np.random.default_rng(seed)
+        tie = rng.random(n)
+        if d.confidence is not None:
+            order = np.lexsort((tie, d.confidence))
+            results.setdefault("baseline: LLM confidence", []).append(
+                [wrong[order[: int(b * n)]].mean() / rate for b in budgets]
+            )
+        if d.others is not None:
+            disagree = np.array(
+                [
+                    sum(1 for o in row if isinstance(o, str) and o and o != lab)
+                    for row, lab in zip(d.others, d.llm, strict=True)
+                ]
+            )
+            order = np.lexsort((tie, -disagree))
+            results.setdefault("baseline: cross-model disagreement", []).append(
+                [wrong[order[: int(b * n)]].mean() / rate for b in budgets]
+            )
+    table = pd.DataFrame(
+        {k: np.mean(v, axis=0) for k, v in results.items()},
+        index=[f"lift@{int(b * 100)}%" for b in budgets],
+    ).T
+    print(table.round(2).to_string())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--data")
+    ap.add_argument("--text", default="text")
+    ap.add_argument("--gold", default="gold_label")
+    ap.add_argument("--llm")
+    ap.add_argument("--confidence")
+    ap.add_argument("--other-llms", nargs="*", default=[])
+    ap.add_argument("--skip-curves", action="store_true")
+    args = ap.parse_args()
+    if args.data:
+        df = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
+        df = df.dropna(subset=[args.text, args.gold])
+        d = Data(args.data, df[args.text].tolist(), df[args.gold].to_numpy())
+        curves, errors = [d], []
+        if args.llm:
+            errors.append(
+                Data(
+                    args.data,
+                    d.texts,
+                    d.gold,
+                    df[args.llm].to_numpy(),
+                    df[args.confidence].to_numpy(float) if args.confidence else None,
+                    df[args.other_llms].to_numpy(object) if args.other_llms else None,
+                )
+            )
+    else:
+        curves, errors = shipped()
+    if not args.skip_curves:
+        for d in curves:
+            learning_curves(d, args.seeds)
+    for d in errors:
+        error_discovery(d, args.seeds)
+
+
+if __name__ == "__main__":
+    main()
