@@ -28,7 +28,28 @@ from llmlabel_widget.selector import STRATEGIES, Signals, default_learner, text_
 
 CURVE_STRATEGIES = ("random", "margin", "entropy", "least_confidence", "hybrid")
 ERROR_STRATEGIES = ("random", "margin", "hybrid", "disagreement")
-GRID = (20, 40, 60, 80, 100, 150, 200, 300, 400, 500, 700, 1000, 1400, 2000, 3000, 4500)
+GRID = (
+    20,
+    40,
+    60,
+    80,
+    100,
+    150,
+    200,
+    300,
+    400,
+    500,
+    700,
+    1000,
+    1400,
+    2000,
+    2500,
+    3000,
+    3500,
+    4000,
+    4500,
+    5000,
+)
 
 
 @dataclass
@@ -170,14 +191,26 @@ def learning_curves(d: Data, seeds: int) -> None:
     for name, curve in mean.iterrows():
         xs = np.log(np.array(curve.index, dtype=float))
         auc = float(np.trapezoid(curve.to_numpy(), xs) / (xs[-1] - xs[0]))
-        reach = curve[curve >= 0.95 * full]
-        out.append((name, auc, int(reach.index[0]) if len(reach) else None))
+        out.append((name, auc, _crossing(curve, 0.95 * full)))
     summary = pd.DataFrame(out, columns=["strategy", "AUC (log-labels axis)", "labels to 95%"])
     rnd = summary.set_index("strategy").loc["random", "labels to 95%"]
     summary["vs random"] = summary["labels to 95%"].map(
         lambda v: f"{v / rnd:.2f}" if v and rnd else "not reached"
     )
     print(summary.to_string(index=False))
+
+
+def _crossing(curve: pd.Series, mark: float) -> int | None:
+    """Labels at which the mean curve first reaches ``mark``, interpolated between grid points."""
+    xs, ys = np.array(curve.index, dtype=float), curve.to_numpy()
+    above = np.flatnonzero(ys >= mark)
+    if not len(above):
+        return None
+    k = int(above[0])
+    if k == 0:
+        return int(xs[0])
+    x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+    return round(float(x0 + (mark - y0) / (y1 - y0) * (x1 - x0)))
 
 
 def error_discovery(d: Data, seeds: int) -> None:

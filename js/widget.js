@@ -1,13 +1,9 @@
-// Labeler view. Placeholder until the widget issue: shows the current item's text.
+// Labeler view entry point (anywidget). Bundled by esbuild into llmlabel_widget/static.
+import { createView } from "./view.js";
+
+/** @type {import("@anywidget/types").Render} */
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "llmlabel-root";
-  const draw = () => {
-    root.textContent = (model.get("current") || {}).text || "";
-  };
-  model.on("change:current", draw);
-  draw();
-  el.appendChild(root);
-  return () => model.off("change:current", draw);
+  return createView(model, el);
 }
+
 export default { render };

@@ -6,7 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .annotators import OpenAIAnnotator, Proposal, RecordedAnnotator, RunReport
+from .prompt_lab import PromptTrial
 from .prompts import PromptSpec
+from .selector import QueueItem, Selector
 from .session import AddReport, Decision, Session
 from .store import StoreError
 from .task import LabelTask
@@ -22,9 +24,12 @@ __all__ = [
     "LabelTask",
     "OpenAIAnnotator",
     "PromptSpec",
+    "PromptTrial",
     "Proposal",
+    "QueueItem",
     "RecordedAnnotator",
     "RunReport",
+    "Selector",
     "Session",
     "StoreError",
     "__version__",
@@ -38,4 +43,8 @@ def __getattr__(name: str) -> Any:
         from .widget import Labeler
 
         return Labeler
+    if name == "Dashboard":  # plotly and ipywidgets load slowly: only when asked
+        from .dashboard import Dashboard
+
+        return Dashboard
     raise AttributeError(f"module 'llmlabel_widget' has no attribute {name!r}")

@@ -26,6 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from .store import NOT_TRIAL
+
 if TYPE_CHECKING:
     from .session import Session
 
@@ -119,6 +121,12 @@ def disagreement(s: Signals) -> np.ndarray:
     if s.proba is None:
         return score
     return np.where(has, score, margin(s))
+
+
+@strategy("in_order")
+def in_order(s: Signals) -> np.ndarray:
+    """Pool order (the order items were added): for labeling without active learning."""
+    return -np.arange(len(s.llm_label), dtype=float)
 
 
 @strategy("random")
@@ -220,7 +228,8 @@ class Selector:
     Parameters
     ----------
     strategy : a name in ``STRATEGIES`` (``hybrid``, ``margin``, ``entropy``,
-        ``least_confidence``, ``disagreement``, ``llm_confidence``, ``diversity``, ``random``).
+        ``least_confidence``, ``disagreement``, ``llm_confidence``, ``diversity``, ``random``,
+        ``in_order``).
     estimator : any classifier with ``predict_proba`` (cloned at every fit).
     embeddings : ``{item_id: vector}`` features instead of TF-IDF.
     explore : share of queue slots given to uniformly random "audit" items.
@@ -312,6 +321,13 @@ class Selector:
             self._timer.daemon = True
             self._timer.start()
 
+    def skipped(self, item_id: str) -> None:
+        """A skip: the item goes to the back of the queue now, and stays there after refits."""
+        self._done.discard(item_id)
+        rest = [q for q in self._ranking if q.item_id != item_id]
+        self._ranking = [*rest, QueueItem(item_id, "skipped", "skipped earlier", 0.0)]
+        self.notify()
+
     def undone(self, item_id: str) -> None:
         """An undo put the item back among the open ones."""
         self._done.discard(item_id)
@@ -362,14 +378,20 @@ class Selector:
         t0 = time.perf_counter()
         frame = _read_state(str(self._session.store.path))
         task = self._session.task
-        self._ensure_features(frame)
+        learns = self.strategy not in ("in_order", "random")
+        if learns:  # featurising a big pool is the expensive part; skip it when unused
+            self._ensure_features(frame)
+        else:
+            self._ids = frame["item_id"].to_numpy()
         decided = frame["human"].notna().to_numpy()
-        open_mask = ~decided & ~frame["skipped"].to_numpy()
-        if not open_mask.any():  # only skipped items left: offer them again
-            open_mask = ~decided
+        skipped = frame["skipped"].to_numpy() & ~decided
+        open_mask = ~decided & ~skipped
         rng = np.random.default_rng([self.seed, int(decided.sum())])
         classes = list(task.names)
-        proba, note = self._fit_predict(frame, decided, open_mask, classes, rng)
+        if learns:
+            proba, note = self._fit_predict(frame, decided, open_mask, classes, rng)
+        else:
+            proba, note = None, f"{self.strategy}: no learner"
         open_idx = np.flatnonzero(open_mask)
         llm_idx = frame["llm"].map(
             lambda v: classes.index(v[0]) if isinstance(v, list) and v and v[0] in classes else -1
@@ -384,11 +406,18 @@ class Selector:
             rng=rng,
         )
         name = self.strategy
-        if proba is None and name in ("margin", "entropy", "least_confidence", "hybrid"):
+        needs_learner = ("margin", "entropy", "least_confidence", "hybrid", "disagreement")
+        if proba is None and name in needs_learner:
             has_conf = np.isfinite(signals.llm_confidence).any()
             name = "llm_confidence" if has_conf else "diversity"
         scores = STRATEGIES[name](signals) if len(open_idx) else np.array([])
-        self._ranking = self._build_ranking(open_idx, scores, signals, name, note, rng)
+        ranking = self._build_ranking(open_idx, scores, signals, name, note, rng)
+        # skipped items wait at the back of the queue, in pool order
+        back = [
+            QueueItem(str(i), "skipped", "skipped earlier", 0.0)
+            for i in frame.loc[skipped, "item_id"].head(max(0, 5000 - len(ranking)))
+        ]
+        self._ranking = ranking + back
         self._done = set()
         self.status = SelectorStatus(
             trained=proba is not None,
@@ -480,7 +509,7 @@ class Selector:
             return []
         order = np.argsort(-scores, kind="stable")
         audit_order = rng.permutation(n_open)
-        explore = self.explore if name != "random" else 0.0
+        explore = self.explore if name not in ("random", "in_order") else 0.0
         used = np.zeros(n_open, dtype=bool)
         out: list[QueueItem] = []
         cap = min(n_open, 5000)  # the queue never needs more than this between refits
@@ -515,7 +544,7 @@ class Selector:
                     propensity,
                 )
             )
-        if out:
+        if out and name not in ("in_order", "random"):
             first = out[0]
             out[0] = QueueItem(
                 first.item_id,
@@ -547,6 +576,8 @@ def _reason(name: str, s: Signals, pos: int, score: float) -> str:
         return f"low {llm}"
     if name == "diversity":
         return "covers an unexplored region of the data"
+    if name == "in_order":
+        return "next in pool"
     return name
 
 
@@ -566,13 +597,14 @@ def _read_state(path: str) -> pd.DataFrame:
         )
         props = pd.read_sql_query(
             "SELECT item_id, labels, confidence, MAX(seq) AS seq FROM proposals "
-            "WHERE valid = 1 GROUP BY item_id",
+            f"WHERE valid = 1 AND {NOT_TRIAL} GROUP BY item_id",
             conn,
         )
         # other valid answers (earlier prompt versions, other models) for cross-model agreement
         others = pd.read_sql_query(
             "SELECT p.item_id, p.labels, p.seq FROM proposals p WHERE p.valid = 1 AND p.seq < "
-            "(SELECT MAX(q.seq) FROM proposals q WHERE q.item_id = p.item_id AND q.valid = 1)",
+            "(SELECT MAX(q.seq) FROM proposals q WHERE q.item_id = p.item_id AND q.valid = 1 "
+            f"AND {NOT_TRIAL.replace('run_id', 'q.run_id')})",
             conn,
         )
     finally:

@@ -9,24 +9,32 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import getpass
 import hashlib
 import json
 import os
 import threading
 import uuid
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from . import prompt_lab
 from .annotators.base import Annotator, Estimate, RunReport
+from .metrics import quality_table, wilson_interval
+from .prompt_lab import PromptTrial
+from .prompts import PromptSpec
 from .selector import QueueItem, Selector
-from .store import DECISION_KINDS, Store
+from .store import DECISION_KINDS, NOT_TRIAL, TRIAL_PREFIX, Store
 from .task import LabelTask
+
+if TYPE_CHECKING:
+    from .annotators.openai import OpenAIAnnotator
 
 ItemId = str | int
 OnChanged = Literal["error", "keep"]
@@ -247,7 +255,7 @@ class Session:
         labels = self.task.validate(label)
         proposal = self.store.latest_proposal(key)
         if proposal is not None and proposal["valid"]:
-            kind = "accept" if tuple(proposal["labels"]) == labels else "correct"
+            kind = "accept" if set(proposal["labels"]) == set(labels) else "correct"
         else:
             kind = "label"
         return self._record(key, kind, labels, annotator, note, proposal, context)
@@ -322,7 +330,9 @@ class Session:
             proposal_seq=None if proposal is None else proposal["seq"],
             context=context,
         )
-        if self._selector is not None and kind != "note":
+        if self._selector is not None and kind == "skip":
+            self._selector.skipped(key)
+        elif self._selector is not None and kind != "note":
             self._selector.notify(key)
         return Decision(seq=seq, item_id=key, kind=kind, labels=labels, annotator=who)
 
@@ -409,7 +419,20 @@ class Session:
         """Async twin of :meth:`propose`."""
         annotator = self._annotator()
         wanted, skipped = self._to_propose(ids, sample, seed)
-        report = RunReport(run_id=uuid.uuid4().hex[:12], requested=len(wanted), skipped=skipped)
+        return await self._arun(annotator, wanted, skipped, progress=progress)
+
+    async def _arun(
+        self,
+        annotator: Annotator,
+        wanted: list[str],
+        skipped: int,
+        *,
+        progress: bool,
+        run_prefix: str = "",
+        on_progress: Callable[[RunReport], None] | None = None,
+    ) -> RunReport:
+        run_id = run_prefix + uuid.uuid4().hex[:12]
+        report = RunReport(run_id=run_id, requested=len(wanted), skipped=skipped)
         bar = _progress_bar(len(wanted), annotator) if progress else None
 
         def update(r: RunReport) -> None:
@@ -421,6 +444,8 @@ class Session:
                     f"cached={r.cached} spend={spend}",
                     refresh=True,
                 )
+            if on_progress is not None:
+                on_progress(r)
 
         try:
             await annotator.arun(self, wanted, report, update)
@@ -434,6 +459,200 @@ class Session:
                 known = json.loads(self.store.get_meta("degraded") or "{}")
                 self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
         return report
+
+    # -- prompt trials ------------------------------------------------------------------------
+    def _trial_annotator(self, changes: Mapping[str, Any]) -> OpenAIAnnotator:
+        from .annotators.openai import OpenAIAnnotator
+
+        base = self._annotator()
+        if not isinstance(base, OpenAIAnnotator):
+            raise TypeError(
+                "prompt trials need a live model: open the session with "
+                "annotator=OpenAIAnnotator(...) (any OpenAI-compatible endpoint, or the "
+                "loopback server in llmlabel_widget.testing for a simulated one)"
+            )
+        spec_fields = {"shots", "demonstrations", "chain_of_thought", "temperature", "seed"}
+        spec_changes = {k: v for k, v in changes.items() if k in spec_fields and v is not None}
+        other = {k: v for k, v in changes.items() if k not in spec_fields and v is not None}
+        prompt = other.pop("prompt", base.prompt)
+        if spec_changes:
+            prompt = dataclasses.replace(prompt, **spec_changes)
+        return base.variant(prompt=prompt, **other)
+
+    def try_prompt(
+        self,
+        *,
+        instructions: str | None = None,
+        descriptions: Mapping[str, str] | None = None,
+        prompt: PromptSpec | None = None,
+        model: str | None = None,
+        shots: int | None = None,
+        demonstrations: str | None = None,
+        chain_of_thought: bool | None = None,
+        temperature: float | None = None,
+        ids: Iterable[ItemId] | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> PromptTrial:
+        """Run a draft prompt on the human-labelled items (or ``ids``/a ``sample``) and score it.
+
+        Anything left as None keeps the session annotator's setting. Only items without an
+        answer of this exact version are sent (an unchanged version costs nothing), and
+        trial answers never replace the proposals the labeling view shows.
+
+        Examples
+        --------
+        >>> trial = session.try_prompt(instructions="Sarcasm is criticism.")  # doctest: +SKIP
+        >>> trial.scores["accuracy"], trial.scores["n"]                       # doctest: +SKIP
+        """
+        return _run_blocking(
+            self.atry_prompt(
+                instructions=instructions,
+                descriptions=descriptions,
+                prompt=prompt,
+                model=model,
+                shots=shots,
+                demonstrations=demonstrations,
+                chain_of_thought=chain_of_thought,
+                temperature=temperature,
+                ids=ids,
+                sample=sample,
+                seed=seed,
+                progress=progress,
+            )
+        )
+
+    async def atry_prompt(
+        self,
+        *,
+        ids: Iterable[ItemId] | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        on_progress: Callable[[RunReport], None] | None = None,
+        **changes: Any,
+    ) -> PromptTrial:
+        """Async twin of :meth:`try_prompt` (cancel the task to stop; finished answers stay)."""
+        annotator = self._trial_annotator(changes)
+        version = annotator.version(self)
+        spec = annotator.spec(self)
+        self.store.save_prompt_version(version, json.dumps(spec, sort_keys=True))
+        human = self._human_labels()
+        if ids is not None:
+            keys = {self._existing(i) for i in ids}
+            human = human[human["item_id"].isin(keys)]
+        if sample is not None and sample < len(human):
+            human = human.sample(n=sample, random_state=seed).sort_index()
+        have = self.store.proposed_ids(version, trials=True)
+        wanted = [i for i in human["item_id"] if i not in have]
+        report = await self._arun(
+            annotator,
+            wanted,
+            len(human) - len(wanted),
+            progress=progress,
+            run_prefix=TRIAL_PREFIX,
+            on_progress=on_progress,
+        )
+        scores, items = prompt_lab.score(self.store.version_proposals(version), human)
+        return PromptTrial(version=version, spec=spec, report=report, scores=scores, items=items)
+
+    def _human_labels(self) -> pd.DataFrame:
+        ann = self._annotations(with_meta=False)
+        decided = ann[ann["state"] == "decided"]
+        return decided[["item_id", "text", "label"]].reset_index(drop=True)
+
+    def prompt_versions(self) -> pd.DataFrame:
+        """Every prompt version tried or used, with its agreement on the human labels.
+
+        Agreement is recomputed against the current human labels, with a 95% Wilson interval,
+        the number of items scored and how many of them leaked in as demonstrations.
+        """
+        human = self._human_labels()
+        promoted = self.store.get_meta("promoted")
+        rows = []
+        for version, spec_json, created in self.store.prompt_versions():
+            spec = json.loads(spec_json)
+            scores, _ = prompt_lab.score(self.store.version_proposals(version), human)
+            rows.append(
+                {
+                    "version": version,
+                    "created": pd.Timestamp(created, unit="s", tz="UTC"),
+                    "model": spec.get("model"),
+                    "strategy": spec.get("strategy"),
+                    "instructions": spec.get("instructions"),
+                    "n": scores["n"],
+                    "agreement": scores["accuracy"],
+                    "low": scores["low"],
+                    "high": scores["high"],
+                    "kappa": scores["kappa"],
+                    "invalid": scores["invalid"],
+                    "leaked": scores["leaked"],
+                    "promoted": version == promoted,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def compare(self, v1: str, v2: str) -> pd.DataFrame:
+        """Items whose LLM label differs between versions ``v1`` and ``v2``: fixed or broke."""
+        human = self._human_labels()
+        known = {v for v, _, _ in self.store.prompt_versions()}
+        for v in (v1, v2):
+            if v not in known:
+                raise ValueError(f"unknown prompt version {v!r}; see session.prompt_versions()")
+        _, a = prompt_lab.score(self.store.version_proposals(v1), human)
+        _, b = prompt_lab.score(self.store.version_proposals(v2), human)
+        return prompt_lab.compare(a, b)
+
+    def promote(self, version: str) -> OpenAIAnnotator:
+        """Make ``version`` the session's annotator; ``propose()`` then fills the pool with it.
+
+        Items the trial already answered are not sent again: their answers come from the
+        response cache.
+        """
+        specs = {v: json.loads(s) for v, s, _ in self.store.prompt_versions()}
+        if version not in specs:
+            raise ValueError(f"unknown prompt version {version!r}; see session.prompt_versions()")
+        spec = specs[version]
+        annotator = self._trial_annotator(
+            {
+                "model": spec["model"],
+                "prompt": PromptSpec(**spec["prompt"]),
+                "instructions": spec["instructions"],
+                "descriptions": spec["descriptions"],
+                "confidence": spec["confidence"],
+                "samples": spec["samples"],
+            }
+        )
+        if annotator.version(self) != version:
+            raise ValueError(f"version {version!r} can not be rebuilt with this session's task")
+        self.annotator = annotator
+        self.store.set_meta("promoted", version)
+        return annotator
+
+    # -- quality -------------------------------------------------------------------------------
+    def metrics(self, **options: Any) -> pd.DataFrame:
+        """Agreement figures of the LLM vs the humans, one row each with interval and n.
+
+        Options as for :func:`llmlabel_widget.metrics.quality_table` (raters, bins, level,
+        n_boot, seed).
+
+        Examples
+        --------
+        >>> session.metrics().loc["cohen_kappa", ["value", "low", "high", "n"]]  # doctest: +SKIP
+        """
+        return quality_table(self.annotations, labels=self.task, **options)
+
+    def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write the quality charts and tables to one self-contained HTML file (opens offline).
+
+        Examples
+        --------
+        >>> session.report("quality.html")  # doctest: +SKIP
+        """
+        from .dashboard import write_report  # plotly only when asked
+
+        return write_report(self.annotations, path, labels=self.task, **options)
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""
@@ -466,7 +685,8 @@ class Session:
             "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
             "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw, "
             "p.problem AS llm_problem FROM proposals p "
-            "JOIN (SELECT MAX(seq) AS m FROM proposals GROUP BY item_id) l ON p.seq = l.m"
+            f"JOIN (SELECT MAX(seq) AS m FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id) l "
+            "ON p.seq = l.m"
         )
         events = self.store.live_events()
         decisions = events[events["kind"].isin(DECISION_KINDS)]
@@ -555,12 +775,8 @@ class Session:
         k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
         if n == 0:
             return {"rate": None, "low": None, "high": None, "n": 0}
-        z = 1.959964
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        low, high = max(0.0, float(centre - half)), min(1.0, float(centre + half))
-        return {"rate": p, "low": low, "high": high, "n": n}
+        low, high = wilson_interval(k, n)
+        return {"rate": k / n, "low": low, "high": high, "n": n}
 
     @property
     def selector(self) -> Selector:

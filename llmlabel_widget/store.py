@@ -99,7 +99,13 @@ _LATEST_DECISION = (
     "WHERE kind IN ('accept', 'correct', 'label', 'skip') "
     "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) GROUP BY item_id"
 )
-_LATEST_PROPOSAL = "SELECT item_id, valid, MAX(seq) AS seq FROM proposals GROUP BY item_id"
+# Prompt trials (runs whose id starts "trial-") are scored separately and never become the
+# proposal an item shows, until their version is promoted and proposed for real.
+TRIAL_PREFIX = "trial-"
+NOT_TRIAL = f"(run_id IS NULL OR run_id NOT LIKE '{TRIAL_PREFIX}%')"
+_LATEST_PROPOSAL = (
+    f"SELECT item_id, valid, MAX(seq) AS seq FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id"
+)
 
 
 class StoreError(ValueError):
@@ -292,7 +298,7 @@ class Store:
     def latest_proposal(self, item_id: str) -> dict[str, Any] | None:
         """The newest proposal for an item, or None."""
         cur = self._conn.execute(
-            "SELECT * FROM proposals WHERE item_id = ? ORDER BY seq DESC LIMIT 1",
+            f"SELECT * FROM proposals WHERE item_id = ? AND {NOT_TRIAL} ORDER BY seq DESC LIMIT 1",
             (item_id,),
         )
         row = cur.fetchone()
@@ -308,12 +314,41 @@ class Store:
         row = self._conn.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
-    def proposed_ids(self, prompt_version: str | None) -> set[str]:
-        """Items that already have a proposal of this prompt version (None: recorded ones)."""
+    def proposed_ids(self, prompt_version: str | None, *, trials: bool = False) -> set[str]:
+        """Items with a proposal of this prompt version (None: recorded ones).
+
+        Trial answers count only with ``trials=True``: a promoted version still proposes for
+        real the items its trial answered (from the response cache, at no cost).
+        """
+        where = "prompt_version IS ?" + ("" if trials else f" AND {NOT_TRIAL}")
         rows = self.query(
-            "SELECT DISTINCT item_id FROM proposals WHERE prompt_version IS ?", (prompt_version,)
+            f"SELECT DISTINCT item_id FROM proposals WHERE {where}", (prompt_version,)
         )
         return {r[0] for r in rows}
+
+    def version_proposals(self, prompt_version: str) -> pd.DataFrame:
+        """The newest answer of one prompt version per item, trials included."""
+        return self.frame(
+            "SELECT p.item_id, p.labels, p.valid, p.rationale, p.confidence, p.demos "
+            "FROM proposals p JOIN (SELECT MAX(seq) AS m FROM proposals "
+            "WHERE prompt_version = ? GROUP BY item_id) l ON p.seq = l.m",
+            (prompt_version,),
+        )
+
+    def save_prompt_version(self, version: str, spec: str) -> None:
+        """Remember what a prompt version was (first write wins: a version is its content)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO prompt_versions VALUES (?, ?, ?)",
+                (version, spec, time.time()),
+            )
+
+    def prompt_versions(self) -> list[tuple[str, str, float]]:
+        """``(version, spec_json, created_at)`` of every saved prompt version, oldest first."""
+        return [
+            (str(v), str(s), float(c))
+            for v, s, c in self.query("SELECT * FROM prompt_versions ORDER BY created_at, version")
+        ]
 
     # -- events --------------------------------------------------------------------------
     def add_event(
@@ -401,6 +436,13 @@ class Store:
         """Items whose current decision is each kind (accept, correct, label, skip)."""
         rows = self.query(f"SELECT kind, COUNT(*) FROM ({_LATEST_DECISION}) GROUP BY kind")
         return {str(k): int(v) for k, v in rows}
+
+    def is_decided(self, item_id: str) -> bool:
+        """Whether the item's current decision is a label (not a skip, not undone)."""
+        row = self._conn.execute(
+            f"SELECT kind FROM ({_LATEST_DECISION}) WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        return row is not None and row[0] != "skip"
 
     def live_events(self) -> pd.DataFrame:
         """All events that have not been undone, oldest first (undo rows excluded)."""

@@ -15,12 +15,14 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import openai
 
 from ..prompts import DemoPicker, PromptSpec, build_messages, prompt_version
+from ..task import LabelTask
 from .base import Estimate, Progress, Proposal, RunReport
 from .parse import combine, parse_choice
 
@@ -75,6 +77,8 @@ class OpenAIAnnotator:
     budget_requests, budget_cost : per-run caps; the run stops cleanly when reached.
     prices : ``{model: (usd_per_1M_input, usd_per_1M_output)}`` added to the default table.
     embeddings : ``{item_id: vector}`` for similar-demonstration retrieval instead of TF-IDF.
+    instructions, descriptions : override the task's wording in the prompt (prompt trials);
+        the label names themselves always come from the task.
 
     Examples
     --------
@@ -100,6 +104,8 @@ class OpenAIAnnotator:
         budget_cost: float | None = None,
         prices: Mapping[str, tuple[float, float]] | None = None,
         embeddings: Mapping[str, Sequence[float]] | None = None,
+        instructions: str | None = None,
+        descriptions: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(model, str) or not model:
             raise ValueError("model must be a non-empty string")
@@ -116,6 +122,8 @@ class OpenAIAnnotator:
         self.budget_cost = budget_cost
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self.embeddings = embeddings
+        self.instructions = instructions
+        self.descriptions = dict(descriptions or {})
         if client is None:
             base_url = base_url or os.environ.get("OPENAI_BASE_URL")
             key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -144,11 +152,75 @@ class OpenAIAnnotator:
             f"prompt={self.prompt.strategy!r}, confidence={self.confidence!r})"
         )
 
+    def task(self, session: Session) -> LabelTask:
+        """The session's task with this annotator's wording overrides applied."""
+        base = session.task
+        if self.instructions is None and not self.descriptions:
+            return base
+        unknown = set(self.descriptions) - set(base.names)
+        if unknown:
+            raise ValueError(f"descriptions for labels not in the task: {sorted(unknown)}")
+        return LabelTask(
+            labels={n: self.descriptions.get(n, base.descriptions[n]) for n in base.names},
+            instructions=base.instructions if self.instructions is None else self.instructions,
+            multi_label=base.multi_label,
+        )
+
+    def variant(self, **changes: Any) -> OpenAIAnnotator:
+        """A copy with some settings changed, sharing this one's client (and so its key).
+
+        Accepts ``model``, ``prompt``, ``instructions``, ``descriptions``, ``confidence``,
+        ``samples``, ``concurrency``, ``budget_requests``, ``budget_cost``.
+        """
+        allowed = {
+            "model",
+            "prompt",
+            "instructions",
+            "descriptions",
+            "confidence",
+            "samples",
+            "concurrency",
+            "budget_requests",
+            "budget_cost",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TypeError(f"unknown settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+        settings: dict[str, Any] = {
+            "prompt": self.prompt,
+            "confidence": self.confidence,
+            "samples": self.samples,
+            "concurrency": self.concurrency,
+            "budget_requests": self.budget_requests,
+            "budget_cost": self.budget_cost,
+            "prices": self.prices,
+            "embeddings": self.embeddings,
+            "instructions": self.instructions,
+            "descriptions": self.descriptions,
+        }
+        settings.update(changes)
+        model = settings.pop("model", self.model)
+        return OpenAIAnnotator(model, client=self._client, **settings)
+
+    def spec(self, session: Session) -> dict[str, Any]:
+        """Everything needed to rebuild this prompt version (no client, no key)."""
+        task = self.task(session)
+        return {
+            "model": self.model,
+            "prompt": asdict(self.prompt),
+            "instructions": task.instructions,
+            "descriptions": dict(task.descriptions),
+            "confidence": self.confidence,
+            "samples": self.samples,
+            "strategy": self.prompt.strategy,
+            "endpoint": self.endpoint,
+        }
+
     # -- what shapes a request ----------------------------------------------------------------
     def version(self, session: Session) -> str:
         """The prompt version: a hash of the task, template, prompt spec, model and options."""
         return prompt_version(
-            session.task,
+            self.task(session),
             self.prompt,
             self.model,
             {"confidence": self.confidence, "samples": self.samples},
@@ -165,7 +237,7 @@ class OpenAIAnnotator:
         )
 
     def _params(self, session: Session) -> dict[str, Any]:
-        task = session.task
+        task = self.task(session)
         params: dict[str, Any] = {"temperature": self.prompt.temperature}
         if "response_format" not in self.degraded:
             params["response_format"] = _schema(task.names, task.multi_label)
@@ -254,7 +326,7 @@ class OpenAIAnnotator:
     ) -> tuple[list[dict[str, str]], tuple[str, ...]]:
         demos = picker.pick(item_id, text) if picker else []
         messages = build_messages(
-            session.task, self.prompt, text, [(t, labels) for _, t, labels in demos]
+            self.task(session), self.prompt, text, [(t, labels) for _, t, labels in demos]
         )
         return messages, tuple(d[0] for d in demos)
 
@@ -334,9 +406,11 @@ class OpenAIAnnotator:
         if "n" in params and len(choices) < params["n"]:
             self.degraded.setdefault("n", f"asked for {params['n']} samples, got {len(choices)}")
         answers = [
-            parse_choice(session.task, (c.get("message") or {}).get("content"), c.get("logprobs"))
+            parse_choice(
+                self.task(session), (c.get("message") or {}).get("content"), c.get("logprobs")
+            )
             for c in choices
-        ] or [parse_choice(session.task, "", None)]
+        ] or [parse_choice(self.task(session), "", None)]
         result = combine(answers, self_consistency="n" in params and len(choices) > 1)
         usage = response.get("usage") or {}
         p_tok = 0 if cached else int(usage.get("prompt_tokens") or 0)

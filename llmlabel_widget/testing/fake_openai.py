@@ -287,8 +287,10 @@ class FakeOpenAIServer:
 
     ``gold`` maps item text to its gold label (or list of labels, multi-label).
     The simulated labeler answers gold with probability ``accuracy``. All
-    randomness is derived from ``seed``, the item text, the attempt index for
-    that item and the choice index, so runs are reproducible.
+    randomness is derived from ``seed`` and the item text, so runs are
+    reproducible: faults (429, 500, hangs) are drawn per attempt, the answer per
+    item and choice index, so a prompt change alters answers only where a
+    ``rules`` entry says so.
     """
 
     def __init__(
@@ -306,7 +308,12 @@ class FakeOpenAIServer:
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        rules: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
     ) -> None:
+        # rules: {phrase: {item text: label}}: when a request mentions the phrase anywhere in
+        # its messages, those items get that label every time (a prompt change with a known
+        # effect, for trying prompt versions).
+        self.rules = {k: dict(v) for k, v in (rules or {}).items()}
         self.gold: dict[str, str | list[str]] = {
             k: v if isinstance(v, str) else list(v) for k, v in (gold or {}).items()
         }
@@ -504,9 +511,17 @@ class FakeOpenAIServer:
         want_logprobs = bool(body.get("logprobs")) and self.logprobs
         top = int(body.get("top_logprobs") or 0)
         choices = []
+        forced = None
+        if item is not None and self.rules:
+            everything = "\n".join(_text_of(m.get("content")) for m in messages)
+            for phrase, answers_by_item in self.rules.items():
+                if phrase in everything and item in answers_by_item:
+                    forced = answers_by_item[item]
         for index in range(n):
-            crng = _rng(self.seed, key, attempt, index)
-            content, answers, conf = self._answer(item, labels, multi, crng)
+            # The answer itself does not depend on the attempt: like a model at temperature 0,
+            # the same item gets the same answer under any prompt unless a rule says otherwise.
+            crng = _rng(self.seed, key, index)
+            content, answers, conf = self._answer(item, labels, multi, crng, forced)
             choice: dict[str, Any] = {
                 "index": index,
                 "message": {"role": "assistant", "content": content, "refusal": None},
@@ -540,24 +555,32 @@ class FakeOpenAIServer:
         }
 
     def _answer(
-        self, item: str | None, labels: list[str], multi: bool, rng: random.Random
+        self,
+        item: str | None,
+        labels: list[str],
+        multi: bool,
+        rng: random.Random,
+        forced: str | Sequence[str] | None = None,
     ) -> tuple[str, list[str], float]:
         """One simulated answer: (content, answered labels, confidence)."""
         gold = self.gold.get(item) if item is not None else None
+        accuracy = self.accuracy
+        if forced is not None:  # a matching rule: always this answer
+            gold, accuracy = (forced if isinstance(forced, str) else list(forced)), 1.0
         if multi:
             gold_set = [] if gold is None else [gold] if isinstance(gold, str) else gold
             universe = labels + [g for g in gold_set if g not in labels]
             if gold is None:
                 answers = [lab for lab in universe if rng.random() < 0.5]
             else:
-                flip = 1.0 - self.accuracy
+                flip = 1.0 - accuracy
                 answers = [lab for lab in universe if (lab in gold_set) != (rng.random() < flip)]
             correct = gold is not None and set(answers) == set(gold_set)
         else:
             gold_one = gold if isinstance(gold, str) or gold is None else gold[0]
             if gold_one is None:
                 answer = rng.choice(labels) if labels else "unknown"
-            elif rng.random() < self.accuracy:
+            elif rng.random() < accuracy:
                 answer = gold_one
             else:
                 wrong = [lab for lab in labels if lab != gold_one]

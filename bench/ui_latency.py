@@ -1,0 +1,161 @@
+"""Key press to next item painted, in a real JupyterLab, with a 100,000-item pool.
+
+Starts JupyterLab and headless Chromium through the e2e harness (``tests/e2e/lab_harness.py``),
+builds a session of 100,000 items with a recorded proposal each, shows the Labeler, then
+makes 200 decisions by keyboard (every fifth a correction, the rest accepts). For each
+decision the page records the time from the keydown to the first paint after the next item is
+in the DOM (``requestAnimationFrame`` + a task, so the frame has been produced). The time
+spent inside the widget's Python message handler is read back from the kernel.
+
+It runs twice: against a stock JupyterLab server, and against one with TCP_NODELAY set on
+kernel websockets. Tornado leaves Nagle's algorithm on, and with the browser's delayed ACK
+(40 ms on Linux) each widget reply that follows the kernel's "busy" status frame is held
+back; the second run shows what the widget itself costs.
+
+Usage: ``python bench/ui_latency.py [--decisions 200] [--pool 100000]
+[--server stock|nodelay|both] [--check]`` (``--check`` exits 1 when p95 misses 50 ms on the
+last server measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+
+from lab_harness import (  # found through the sys.path entry above
+    UI_TIMEOUT_MS,
+    chromium,
+    goto_notebook,
+    kernel_eval,
+    run_all,
+    running_lab,
+    write_notebook,
+)
+
+TARGET_P95_MS = 50.0
+WARMUP = 10
+
+SETUP_CELL = """\
+import pandas as pd
+from llmlabel_widget import LabelTask, Labeler, Selector, Session, datasets
+
+POOL = {pool}
+src = datasets.load("gwsd_climate_stance_gpt4o")
+texts, labels = src.text.tolist(), src.llm_label.tolist()
+items = pd.DataFrame({{"id": [f"item-{{i:06d}}" for i in range(POOL)],
+                      "text": [f"{{texts[i % len(texts)]}} [{{i}}]" for i in range(POOL)]}})
+task = LabelTask(labels={{"agree": "agrees it is a serious concern",
+                          "neutral_or_disagree": "neutral, or disagrees"}})
+session = Session.open("bench.labels.db", data=items, task=task)
+session.add_proposals({{"item_id": f"item-{{i:06d}}", "labels": [labels[i % len(labels)]],
+                        "valid": True, "confidence": 0.8, "confidence_method": "recorded",
+                        "source": "recorded", "model": "gpt-4o (2024)"}} for i in range(POOL))
+labeler = Labeler(session, annotator="bench")
+labeler"""
+
+# Keydown (capture phase, before the widget sees it) -> next item in the DOM -> painted.
+JS_INSTRUMENT = """() => {
+  const root = document.querySelector('.llmlabel-root');
+  window.__lat = [];
+  let start = null;
+  document.addEventListener('keydown', () => { start = performance.now(); }, true);
+  new MutationObserver(() => {
+    if (start === null) return;
+    const t0 = start;
+    start = null;
+    requestAnimationFrame(() => setTimeout(() => window.__lat.push(performance.now() - t0), 0));
+  }).observe(root, {attributes: true, attributeFilter: ['data-item-id']});
+}"""
+
+JS_REVISION = "() => Number(document.querySelector('.llmlabel-root').dataset.revision)"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def handler_totals(lab, name: str) -> tuple[float, int]:
+    seconds = float(kernel_eval(lab, name, "labeler._handler_seconds"))
+    calls = int(kernel_eval(lab, name, "labeler._handler_calls"))
+    return seconds, calls
+
+
+def decide(page, n: int, offset: int = 0) -> None:
+    for i in range(n):
+        rev = page.evaluate(JS_REVISION)
+        page.keyboard.press("2" if (i + offset) % 5 == 4 else "a")
+        page.wait_for_function(f"() => ({JS_REVISION})() > {rev}", polling="raf")
+
+
+def measure(pool: int, decisions: int, *, nodelay: bool) -> float:
+    """Run one measurement, print its figures, return p95 in ms."""
+    t_start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ui-latency-") as tmp:
+        base = Path(tmp)
+        with (
+            running_lab(base / "lab", nodelay=nodelay) as lab,
+            chromium(base / "home") as browser,
+        ):
+            name = "ui_latency.ipynb"
+            write_notebook(lab.root / name, [SETUP_CELL.format(pool=pool)])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            goto_notebook(page, lab, name)
+            run_all(page, name)
+            page.wait_for_selector(".llmlabel-root", timeout=UI_TIMEOUT_MS)
+            page.click(".llmlabel-progress")  # make sure the view has the keyboard
+            page.evaluate(JS_INSTRUMENT)
+            decide(page, WARMUP)
+            page.wait_for_function(f"() => window.__lat.length >= {WARMUP}")
+            page.evaluate("() => { window.__lat = []; }")
+            py0, calls0 = handler_totals(lab, name)
+            decide(page, decisions, offset=WARMUP)
+            page.wait_for_function(f"() => window.__lat.length >= {decisions}")
+            latencies = page.evaluate("() => window.__lat")
+            py1, calls1 = handler_totals(lab, name)
+            done = int(kernel_eval(lab, name, "labeler.progress['done']"))
+
+    n = len(latencies)
+    p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+    py_ms = (py1 - py0) / max(1, calls1 - calls0) * 1000
+    share = (py1 - py0) * 1000 / sum(latencies)
+    server = "JupyterLab with TCP_NODELAY on kernel websockets" if nodelay else "stock JupyterLab"
+    print(f"== {server}")
+    print(f"pool: {pool:,} items; decisions timed: {n} (after {WARMUP} warm-up)")
+    print(
+        f"key press -> next item painted: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"mean {statistics.fmean(latencies):.1f} ms, max {max(latencies):.1f} ms"
+    )
+    print(
+        f"Python message handler: mean {py_ms:.2f} ms per decision "
+        f"({calls1 - calls0} intents), {share:.0%} of the key-to-paint time"
+    )
+    print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'MISSED'}")
+    print(f"(decided in the store: {done}; wall time {time.monotonic() - t_start:.0f} s)")
+    return p95
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=200)
+    parser.add_argument("--pool", type=int, default=100_000)
+    parser.add_argument("--server", choices=["stock", "nodelay", "both"], default="both")
+    parser.add_argument("--check", action="store_true", help="exit 1 if p95 misses 50 ms")
+    args = parser.parse_args()
+    variants = {"stock": [False], "nodelay": [True], "both": [False, True]}[args.server]
+    p95 = 0.0
+    for nodelay in variants:
+        p95 = measure(args.pool, args.decisions, nodelay=nodelay)
+    return 1 if args.check and p95 >= TARGET_P95_MS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,571 @@
+"""Labeler: the keyboard-first review view (the only module importing anywidget).
+
+The view is a thin client. Traits hold exactly what it shows (one item, its proposal, a short
+queue preview, progress); user intents arrive as custom messages, go through :class:`Session`
+(durable before the view advances) and come back as trait updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+from ipywidgets import CallbackDispatcher
+
+if TYPE_CHECKING:
+    from .selector import QueueItem
+    from .session import Decision, Session
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+#: Actions a key can trigger, besides choosing a label.
+ACTIONS = ("accept", "skip", "note", "undo", "filter", "help")
+DEFAULT_SHORTCUTS: dict[str, list[str]] = {
+    "accept": ["Enter", "a"],
+    "skip": ["s", " "],
+    "note": ["n"],
+    "undo": ["z", "Backspace"],
+    "filter": ["/"],
+    "help": ["?"],
+}
+# Keys the view needs for itself: Escape closes panels, Tab moves focus.
+RESERVED_KEYS = frozenset({"Escape", "Tab"})
+QUEUE_PREVIEW = 10
+PREVIEW_CHARS = 80
+# Caps keep the synced state small whatever the data holds; the view says when it cut.
+MAX_TEXT_CHARS = 200_000
+MAX_RATIONALE_CHARS = 5_000
+MAX_RAW_CHARS = 2_000
+MAX_META_CHARS = 300
+MAX_NOTE_CHARS = 10_000
+_DECIDED = ("accept", "correct", "label")
+
+
+class Labeler(anywidget.AnyWidget):
+    """Review LLM proposals one item at a time, keyboard first.
+
+    Parameters
+    ----------
+    session : the :class:`Session` to label; every action goes through it.
+    annotator : name recorded with each decision (default: ``session.user``).
+    metadata_columns : item metadata columns to show next to the text (default: none, so
+        that columns such as gold labels do not bias the reviewer).
+    shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
+        Actions: accept, skip, note, undo, filter, help; ``labels`` is a list of keys in
+        label order or a dict ``{label name: key}``.
+    blind_share : share of items (fixed by a hash of the id) whose LLM proposal stays hidden
+        until the human answers, then is revealed; recorded as ``blind`` so metrics can
+        compare blind and assisted agreement (anchoring). Default 0: every proposal shown.
+
+    Examples
+    --------
+    >>> labeler = Labeler(session, annotator="alice")  # doctest: +SKIP
+    >>> labeler.on_decision(lambda d: print(d.item_id, d.kind))  # doctest: +SKIP
+    >>> labeler  # doctest: +SKIP
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    # -- shown -------------------------------------------------------------------------------
+    #: label names with their description and key: ``[{name, description, key}]``.
+    labels = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: whether an item may get several labels (keys toggle, accept confirms).
+    multi_label = traitlets.Bool(False).tag(sync=True)
+    #: the item under review (item_id, text, meta, proposal, reason), None when done.
+    current = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    #: what comes next and why: at most 10 ``{item_id, reason, preview}``.
+    queue_preview = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: done / skipped / total counts and the LLM's running agreement with the reviewer.
+    progress = traitlets.Dict().tag(sync=True)
+    #: True while long work is in flight; labels stay pressable.
+    busy = traitlets.Bool(False).tag(sync=True)
+    #: the last error, in words, with what to do; empty when all is well.
+    error = traitlets.Unicode("").tag(sync=True)
+    #: a short confirmation of the last action ("undid accept on #12").
+    notice = traitlets.Unicode("").tag(sync=True)
+    #: bumped whenever the item under review or its state changes; intents carry it, so a
+    #: repeated or stale intent is recognised and dropped.
+    revision = traitlets.Int(0).tag(sync=True)
+    #: True when no item is left to review.
+    done = traitlets.Bool(False).tag(sync=True)
+
+    # -- configuration -----------------------------------------------------------------------
+    #: action -> keys, plus ``labels``: one key per label in task order ("" for none).
+    shortcuts = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        annotator: str | None = None,
+        metadata_columns: Sequence[str] | None = None,
+        shortcuts: Mapping[str, Any] | None = None,
+        blind_share: float = 0.0,
+    ) -> None:
+        if not hasattr(session, "decide") or not hasattr(session, "store"):
+            raise TypeError(f"Labeler needs a Session, got {type(session).__name__}")
+        who = session.user if annotator is None else annotator
+        if not isinstance(who, str) or not who.strip():
+            raise ValueError("annotator must be a non-empty string")
+        if metadata_columns is not None and (
+            isinstance(metadata_columns, str)
+            or not all(isinstance(c, str) for c in metadata_columns)
+        ):
+            raise TypeError("metadata_columns must be a list of column names")
+        # Plain attributes first: the shortcuts validator below needs the label names.
+        if not 0.0 <= blind_share <= 1.0:
+            raise ValueError("blind_share must be between 0 and 1")
+        self._blind_share = blind_share
+        self._session = session
+        self._annotator = who
+        self._names: tuple[str, ...] = tuple(session.task.names)
+        self._meta_columns = tuple(metadata_columns or ())
+        self._queued: dict[str, QueueItem] = {}  # why each recently queued item was picked
+        # (item_id, reason) to show instead of the queue head: after an undo, or the item this
+        # annotator had on screen when the kernel last stopped (resume exactly there).
+        self._pinned: tuple[str, str] | None = self._left_off(session, who)
+        self._decision_callbacks = CallbackDispatcher()
+        # Cost of the Python side of each intent, read by bench/ui_latency.py.
+        self._handler_seconds = 0.0
+        self._handler_calls = 0
+        self._dropped = 0
+        self._memo: dict[str, Any] = {}
+        keys = _normalise_shortcuts(shortcuts, self._names)
+        # One comm_open carrying the full first state, instead of an update per trait.
+        super().__init__(
+            shortcuts=keys,
+            labels=self._label_view(keys),
+            multi_label=session.task.multi_label,
+            **self._view_state(),
+        )
+        self.on_msg(self._on_msg)
+        self._watch_selector()
+
+    # -- public API --------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The session this view labels."""
+        return self._session
+
+    @property
+    def annotator(self) -> str:
+        """The name recorded with every decision made in this view."""
+        return self._annotator
+
+    def on_decision(self, callback: Callable[[Decision], Any], *, remove: bool = False) -> None:
+        """Call ``callback(decision)`` after each decision, skip or note is recorded.
+
+        Examples
+        --------
+        >>> labeler.on_decision(lambda d: print(d.item_id, d.kind))  # doctest: +SKIP
+        """
+        self._decision_callbacks.register_callback(callback, remove=remove)
+
+    def refresh(self) -> None:
+        """Re-read the store (new proposals, items or decisions made elsewhere) and redraw.
+
+        Examples
+        --------
+        >>> session.propose(); labeler.refresh()  # doctest: +SKIP
+        """
+        self._show()
+
+    # -- traits ------------------------------------------------------------------------------
+    @traitlets.validate("shortcuts")
+    def _check_shortcuts(self, proposal: dict[str, Any]) -> dict[str, list[Any]]:
+        return _normalise_shortcuts(proposal["value"], self._names)
+
+    @traitlets.observe("shortcuts")
+    def _shortcuts_changed(self, change: dict[str, Any]) -> None:
+        self.labels = self._label_view(change["new"])
+
+    def _label_view(self, keys: Mapping[str, Any]) -> list[dict[str, str]]:
+        descriptions = self._session.task.descriptions
+        return [
+            {"name": name, "description": descriptions.get(name, ""), "key": key}
+            for name, key in zip(self._names, keys["labels"], strict=True)
+        ]
+
+    # -- intents -----------------------------------------------------------------------------
+    def _on_msg(self, _widget: object, content: object, _buffers: object) -> None:
+        started = time.perf_counter()
+        kind = content.get("kind") if isinstance(content, dict) else None
+        try:
+            self._dispatch(content)
+        except Exception as exc:
+            # Widget callbacks swallow exceptions: log, and show it in the view.
+            logger.exception("Labeler could not handle a %r intent", kind)
+            self._fail(exc)
+        finally:
+            self._handler_seconds += time.perf_counter() - started
+            self._handler_calls += 1
+
+    def _dispatch(self, content: object) -> None:
+        if not isinstance(content, dict):
+            self._drop("not a dict", content)
+            return
+        kind = content.get("kind")
+        handler = {
+            "accept": self._accept,
+            "decide": self._decide,
+            "skip": self._skip,
+            "note": self._note,
+            "undo": self._undo,
+        }.get(kind if isinstance(kind, str) else "")
+        if handler is None:
+            self._drop("unknown kind", content)
+            return
+        # Same revision = the state the user saw; anything else is a repeat or stale.
+        revision = content.get("revision")
+        if type(revision) is not int or revision != self.revision:
+            self._drop("stale or duplicate revision", content)
+            return
+        current = self.current
+        if kind != "undo" and (current is None or content.get("item_id") != current["item_id"]):
+            self._drop("not the current item", content)
+            return
+        handler(content)
+
+    def _drop(self, why: str, content: object) -> None:
+        self._dropped += 1
+        logger.debug("Labeler ignored an intent (%s): %r", why, content)
+
+    def _context(self) -> dict[str, Any]:
+        """Why the item on screen was shown, recorded with the decision (honest metrics)."""
+        current = self.current or {}
+        picked = self._queued.get(str(current.get("item_id")))
+        blind = {"blind": True} if current.get("blind") else {}
+        if picked is None:
+            return {"via": "labeler", "reason": current.get("reason"), **blind}
+        return {"via": "labeler", **picked.context(), **blind}
+
+    def _accept(self, content: dict[str, Any]) -> None:
+        item_id = content["item_id"]
+        decision = self._session.accept(item_id, annotator=self._annotator, context=self._context())
+        self._advance(decision)
+
+    def _decide(self, content: dict[str, Any]) -> None:
+        raw = content.get("labels", content.get("label"))
+        if isinstance(raw, str):
+            labels: str | list[str] = raw
+        elif isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+            labels = raw[0] if len(raw) == 1 and not self.multi_label else raw
+        else:
+            raise ValueError("a decide intent needs a label name or a list of label names")
+        proposal = (self.current or {}).get("proposal") or {}
+        if (
+            self.multi_label
+            and proposal.get("valid")
+            and isinstance(labels, list)
+            and set(labels) == set(proposal.get("labels") or ())
+        ):
+            # Confirming the proposed set unchanged is an accept, whatever order the LLM
+            # listed its labels in (Session.decide compares them in order).
+            self._accept(content)
+            return
+        decision = self._session.decide(
+            content["item_id"], labels, annotator=self._annotator, context=self._context()
+        )
+        self._advance(decision)
+
+    def _skip(self, content: dict[str, Any]) -> None:
+        decision = self._session.skip(
+            content["item_id"], annotator=self._annotator, context=self._context()
+        )
+        self._advance(decision)
+
+    def _note(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("a note needs some text")
+        decision = self._session.note(
+            content["item_id"], text[:MAX_NOTE_CHARS], annotator=self._annotator
+        )
+        # A note belongs to the item on screen: stay on it.
+        current = self.current or {}
+        self._pinned = (decision.item_id, str(current.get("reason") or ""))
+        self._show(notice=f"Note saved on #{decision.item_id}.")
+        self._decision_callbacks(decision)
+
+    def _undo(self, content: dict[str, Any]) -> None:
+        undone = self._session.undo(annotator=self._annotator)
+        if undone is None:
+            self._show(notice="Nothing to undo.")
+            return
+        # Show the undone item again, whatever the queue order says.
+        self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
+        self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
+
+    def _advance(self, decision: Decision) -> None:
+        self._pinned = None
+        # The next item goes on screen first; callbacks (refits, charts) run after.
+        self._show(notice=self._reveal(decision))
+        self._decision_callbacks(decision)
+
+    def _reveal(self, decision: Decision) -> str:
+        """After a blind item is answered, say what the LLM had proposed."""
+        if decision.kind == "skip" or not self._is_blind(decision.item_id):
+            return ""
+        proposal = self._session.proposal(decision.item_id)
+        if proposal is None or not proposal["valid"]:
+            return ""
+        said = ", ".join(proposal["labels"]) or "no label"
+        verdict = (
+            "you agreed" if set(proposal["labels"]) == set(decision.labels) else ("you disagreed")
+        )
+        return f"Blind check on #{decision.item_id}: the LLM had said {said}; {verdict}."
+
+    def _fail(self, exc: Exception) -> None:
+        message = str(exc) or type(exc).__name__
+        try:
+            with self.hold_sync():
+                self.error = (
+                    f"Could not record that: {message}. Decisions already recorded are safe; "
+                    "try again, or re-run the cell."
+                )
+                self.revision += 1  # unlocks the view; repeats of the failed intent are stale
+        except Exception:  # the comm itself may be gone; the log has the details
+            logger.exception("Labeler could not show an error")
+
+    @staticmethod
+    def _left_off(session: Session, who: str) -> tuple[str, str] | None:
+        item_id = session.store.get_meta(f"labeler:{who}:current")
+        if item_id and session.store.has_item(item_id) and not session.store.is_decided(item_id):
+            return (item_id, "where you left off")
+        return None
+
+    def _watch_selector(self) -> None:
+        """Refresh the queue preview after each background refit, on the kernel's loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # plain scripts and tests: nothing to push to
+            return
+
+        def refitted() -> None:
+            loop.call_soon_threadsafe(self._refresh_preview)
+
+        self._session.selector.on_refit(refitted)
+
+    def _refresh_preview(self) -> None:
+        # Only the preview changes: no revision bump, so intents in flight stay valid.
+        try:
+            self.queue_preview = self._preview_list(self.current)
+        except Exception:  # a closed store or comm must not break the kernel loop
+            logger.exception("Labeler could not refresh the queue preview")
+
+    # -- state -------------------------------------------------------------------------------
+    def _show(self, notice: str = "") -> None:
+        """Redraw after a change: the next item first, then what can wait."""
+        self._memo = {}
+        try:
+            current = self._current_view()
+            # The item goes out alone, so the view can paint it while the kernel works out
+            # the queue preview and the progress line (a few ms on a big pool).
+            with self.hold_sync():
+                self.current = current
+                self.done = current is None
+                self.error = ""
+                self.notice = notice
+                self.revision += 1
+            with self.hold_sync():
+                self.queue_preview = self._preview_list(current)
+                self.progress = self._progress()
+            if current is not None:  # so a restarted kernel resumes on this very item
+                self._session.store.set_meta(
+                    f"labeler:{self._annotator}:current", current["item_id"]
+                )
+        finally:
+            self._memo = {}
+
+    def _view_state(self) -> dict[str, Any]:
+        """Everything the view shows, for the first render."""
+        self._memo = {}
+        try:
+            current = self._current_view()
+            return {
+                "current": current,
+                "queue_preview": self._preview_list(current),
+                "progress": self._progress(),
+                "done": current is None,
+            }
+        finally:
+            self._memo = {}
+
+    def _current_view(self) -> dict[str, Any] | None:
+        if self._pinned is not None and self._session.store.has_item(self._pinned[0]):
+            item_id, reason = self._pinned
+        else:
+            head = self._queue(1)
+            if not head:
+                return None
+            item_id, reason = head[0]["item_id"], head[0]["reason"]
+        return self._item_view(item_id, reason)
+
+    def _preview_list(self, current: Mapping[str, Any] | None) -> list[dict[str, str]]:
+        shown = None if current is None else current["item_id"]
+        queue = self._queue(QUEUE_PREVIEW + 1)
+        return [q for q in queue if q["item_id"] != shown][:QUEUE_PREVIEW]
+
+    def _counts(self) -> tuple[dict[str, int], int]:
+        """Decision counts and pool size, read once per redraw."""
+        if "counts" not in self._memo:
+            store = self._session.store
+            self._memo["counts"] = (store.decision_counts(), store.count_items())
+        counts: tuple[dict[str, int], int] = self._memo["counts"]
+        return counts
+
+    def _queue(self, n: int) -> list[dict[str, str]]:
+        """The next ``n`` items to review, each with why it was picked (the session's selector).
+
+        Reads the selector's last ranking: cheap, never waits for a refit.
+        """
+        items = self._session.queue(n)
+        if len(self._queued) > 1000:
+            self._queued = {}
+        self._queued.update({q.item_id: q for q in items})
+        return [
+            {"item_id": q.item_id, "reason": q.reason, "preview": self._preview(q.item_id)}
+            for q in items
+        ]
+
+    def _preview(self, item_id: str) -> str:
+        item = self._session.store.item(item_id)
+        text = " ".join((item or {}).get("text", "").split())
+        return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+    def _progress(self) -> dict[str, Any]:
+        # Session.progress() classifies every item (slow on big pools); the view needs only
+        # decided / skipped / total, which come from the event log and one COUNT.
+        counts, total = self._counts()
+        agreement = {
+            k: (float(v) if isinstance(v, float) else v)
+            for k, v in self._session.agreement().items()
+        }
+        return {
+            "done": sum(counts.get(k, 0) for k in _DECIDED),
+            "skipped": counts.get("skip", 0),
+            "total": total,
+            "agreement": agreement,
+            "store": Path(self._session.store.path).name,
+            "annotator": self._annotator,
+        }
+
+    def _is_blind(self, item_id: str) -> bool:
+        """A fixed share of items, drawn by a hash of the id (the same after a reload)."""
+        if self._blind_share <= 0.0:
+            return False
+        digest = hashlib.blake2b(f"blind:{item_id}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < self._blind_share
+
+    def _item_view(self, item_id: str, reason: str) -> dict[str, Any]:
+        blind = self._is_blind(item_id) and self._session.proposal(item_id) is not None
+        item = self._session.store.item(item_id) or {"text": "", "meta": {}}
+        text: str = item["text"]
+        meta = item.get("meta") or {}
+        return {
+            "item_id": item_id,
+            "text": text[:MAX_TEXT_CHARS],
+            "text_length": len(text),
+            "meta": {
+                c: _clip(_as_text(meta[c]), MAX_META_CHARS) for c in self._meta_columns if c in meta
+            },
+            "proposal": None if blind else _proposal_view(self._session.proposal(item_id)),
+            "reason": f"blind check · {reason}" if blind else reason,
+            "blind": blind,
+        }
+
+
+def _proposal_view(p: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The fields of a stored proposal the view shows, capped in size."""
+    if p is None:
+        return None
+    confidence = p.get("confidence")
+    if confidence is not None:
+        confidence = float(confidence)
+        if not math.isfinite(confidence):
+            confidence = None
+    return {
+        "labels": [str(x) for x in p.get("labels") or ()],
+        "valid": bool(p.get("valid")),
+        "rationale": _clip(p.get("rationale"), MAX_RATIONALE_CHARS),
+        "confidence": confidence,
+        "confidence_method": p.get("confidence_method"),
+        "source": p.get("source"),
+        "model": p.get("model"),
+        "prompt_version": p.get("prompt_version"),
+        "raw": _clip(p.get("raw"), MAX_RAW_CHARS),
+        "problem": _clip(p.get("problem"), MAX_RATIONALE_CHARS),
+    }
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _clip(value: object, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _normalise_key(key: object, action: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"shortcut keys must be non-empty strings; got {key!r} for {action!r}")
+    if key.lower() == "space":
+        key = " "
+    if len(key) == 1:
+        key = key.lower()  # "A" and "a" are the same key (Shift or Caps Lock)
+    if key in RESERVED_KEYS:
+        raise ValueError(f"{key!r} is reserved by the view and cannot be bound to {action!r}")
+    return key
+
+
+def _normalise_shortcuts(spec: Mapping[str, Any] | None, names: Sequence[str]) -> dict[str, Any]:
+    """Merge user overrides over the defaults; reject unknown actions and clashing keys."""
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"shortcuts must be a dict, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - {*ACTIONS, "labels"})
+    if unknown:
+        raise ValueError(f"unknown shortcut action(s) {unknown}; use {[*ACTIONS, 'labels']}")
+    out: dict[str, Any] = {}
+    for action in ACTIONS:
+        given = spec.get(action, DEFAULT_SHORTCUTS[action])
+        keys = [given] if isinstance(given, str) else list(given)
+        out[action] = list(dict.fromkeys(_normalise_key(k, action) for k in keys))
+    label_keys = [str(i + 1) if i < 9 else "" for i in range(len(names))]
+    given_labels = spec.get("labels")
+    if isinstance(given_labels, Mapping):
+        for name, key in given_labels.items():
+            if name not in names:
+                raise ValueError(f"shortcut for unknown label {name!r}; labels are {list(names)}")
+            label_keys[names.index(name)] = "" if key in ("", None) else _normalise_key(key, name)
+    elif given_labels is not None:
+        seq = [given_labels] if isinstance(given_labels, str) else list(given_labels)
+        if len(seq) > len(names):
+            raise ValueError(f"{len(seq)} label keys given for {len(names)} labels")
+        label_keys = [
+            "" if k in ("", None) else _normalise_key(k, names[i]) for i, k in enumerate(seq)
+        ] + [""] * (len(names) - len(seq))
+    out["labels"] = label_keys
+    owners: dict[str, str] = {}
+    bindings = [(k, a) for a in ACTIONS for k in out[a]]
+    bindings += [(k, f"label {n!r}") for n, k in zip(names, label_keys, strict=True) if k]
+    for key, owner in bindings:
+        if key in owners and owners[key] != owner:
+            raise ValueError(f"key {key!r} is bound to both {owners[key]} and {owner}")
+        owners[key] = owner
+    return out

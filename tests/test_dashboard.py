@@ -1,0 +1,229 @@
+"""The live dashboard: one FigureWidget updated in place, throttled; the HTML report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from llmlabel_widget import LabelTask, RecordedAnnotator, Session
+from llmlabel_widget import metrics as m
+from llmlabel_widget.dashboard import Dashboard, apply, build_figure, write_report
+
+
+@pytest.fixture
+def recorded(db, gwsd, gwsd_task) -> Session:
+    rec = RecordedAnnotator(gwsd, label="llm_label", confidence="llm_confidence")
+    s = Session.open(db, data=gwsd[["id", "text"]].head(300), task=gwsd_task, annotator=rec)
+    s.propose(progress=False)
+    yield s
+    s.close()
+
+
+def decide(session: Session, gwsd: pd.DataFrame, rows: slice) -> None:
+    for i, g in zip(gwsd["id"][rows], gwsd["gold_label"][rows], strict=True):
+        session.decide(i, g, annotator="gold")
+
+
+def notes(fig) -> dict[str, str | None]:
+    """Visible "not enough data" notes per panel."""
+    return {a.name: (a.text if a.visible else None) for a in fig.layout.annotations if a.name}
+
+
+def floats(obj) -> list[float]:
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in floats(v)]
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [x for v in obj for x in floats(v)]
+    return [obj] if isinstance(obj, float) else []
+
+
+def test_one_figure_widget_of_fixed_size_updated_in_place(recorded, gwsd):
+    dash = Dashboard(recorded, width=1000, height=700, n_boot=200)
+    fig = dash.figure
+    assert isinstance(fig, go.FigureWidget)
+    assert (fig.layout.width, fig.layout.height) == (1000, 700)
+    n_traces = len(fig.data)
+    assert all(v is not None for v in notes(fig).values())  # nothing decided yet
+    decide(recorded, gwsd, slice(0, 40))
+    dash.refresh()
+    decide(recorded, gwsd, slice(40, 80))
+    dash.refresh()
+    assert dash.figure is fig
+    assert len(fig.data) == n_traces
+    heat = fig.data[5]
+    assert int(np.sum(heat.z)) == 80
+    expected = m.accuracy(recorded.annotations).value
+    assert fig.data[2].y[-1] == pytest.approx(expected)
+    assert fig.data[2].x[-1] == 80
+    table = fig.data[12].cells.values
+    assert table[1][0] == f"{expected:.3f}"
+    assert table[4][1] == "naive only: reviewed items were not sampled at random"
+    shown = notes(fig)
+    assert shown["empty-1-1"] is None
+    assert shown["empty-1-2"] is None
+    assert "learning curve" in shown["empty-2-2"]
+    assert dash.draws == 3
+
+
+def test_on_decision_without_a_loop_updates_synchronously(recorded, gwsd):
+    dash = Dashboard(recorded, n_boot=100, min_interval=60)
+    decide(recorded, gwsd, slice(0, 5))
+    dash.on_decision(None)
+    decide(recorded, gwsd, slice(5, 6))
+    dash.on_decision(None)
+    assert dash.draws == 3
+    assert int(np.sum(dash.figure.data[5].z)) == 6
+
+
+def test_on_decision_coalesces_into_one_trailing_redraw_on_the_loop(recorded, gwsd):
+    now = [100.0]
+    dash = Dashboard(recorded, n_boot=100, min_interval=0.05, clock=lambda: now[0])
+
+    async def burst() -> tuple[int, int]:
+        for k in range(10):
+            decide(recorded, gwsd, slice(k, k + 1))
+            dash.on_decision(None)
+        during = dash.draws
+        for _ in range(500):  # the trailing redraw runs on this loop via call_later
+            if dash._pending is None:
+                break
+            await asyncio.sleep(0.01)
+        return during, dash.draws
+
+    during, after = asyncio.run(burst())
+    assert during == 1  # only the initial draw: the burst waits for the trailing redraw
+    assert after == 2  # ten decisions, one redraw
+    assert int(np.sum(dash.figure.data[5].z)) == 10  # and it shows the newest data
+
+
+def test_on_decision_redraws_at_once_when_the_last_draw_is_old(recorded, gwsd):
+    now = [100.0]
+    dash = Dashboard(recorded, n_boot=100, min_interval=0.5, clock=lambda: now[0])
+
+    async def later() -> int:
+        now[0] += 1.0
+        decide(recorded, gwsd, slice(0, 3))
+        dash.on_decision(None)
+        return dash.draws
+
+    assert asyncio.run(later()) == 2
+    assert dash._pending is None
+
+
+def test_a_redraw_left_on_a_stopped_loop_does_not_block_later_ones(recorded, gwsd):
+    now = [100.0]
+    dash = Dashboard(recorded, n_boot=100, min_interval=0.5, clock=lambda: now[0])
+
+    async def schedule_and_leave() -> None:
+        dash.on_decision(None)  # within min_interval: a trailing redraw is scheduled
+
+    asyncio.run(schedule_and_leave())  # the loop ends before the redraw could run
+    assert dash.draws == 1
+    decide(recorded, gwsd, slice(0, 2))
+    dash.on_decision(None)  # no loop now: draws at once instead of waiting forever
+    assert dash.draws == 2
+    assert int(np.sum(dash.figure.data[5].z)) == 2
+
+
+def test_a_failing_refresh_is_logged_not_raised(recorded, caplog):
+    dash = Dashboard(recorded, n_boot=100)
+
+    class Broken:
+        task = recorded.task
+
+        @property
+        def annotations(self):
+            raise RuntimeError("store closed")
+
+    dash.session = Broken()
+    with caplog.at_level(logging.ERROR, logger="llmlabel_widget.dashboard"):
+        dash.on_decision(None)
+    assert dash.error == "RuntimeError: store closed"
+    assert "dashboard refresh failed" in caplog.text
+
+
+def test_learning_curve_panel(recorded):
+    curve = pd.DataFrame({"n_labels": [10, 20, 40], "accuracy": [0.6, 0.7, 0.75]})
+    dash = Dashboard(recorded, n_boot=100, learning_curve=curve)
+    assert list(dash.figure.data[11].x) == [10, 20, 40]
+    assert notes(dash.figure)["empty-2-2"] is None
+    points = [curve.head(1)]
+    dash.learning_curve = lambda: points[-1]  # a callable is read at every refresh
+    dash.refresh()
+    assert "two or more points" in notes(dash.figure)["empty-2-2"]
+    assert dash.figure.data[11].visible is False
+    points.append(curve.assign(low=curve.accuracy - 0.1, high=curve.accuracy + 0.1))
+    dash.refresh()
+    assert list(dash.figure.data[11].error_y.array) == pytest.approx([0.1, 0.1, 0.1])
+    dash.learning_curve = pd.DataFrame({"labels": [1, 2]})
+    dash.refresh()
+    assert "lacks column(s) ['accuracy', 'n_labels']" in notes(dash.figure)["empty-2-2"]
+
+
+@pytest.mark.parametrize(
+    ("human", "llm"),
+    [([], []), (["a"], ["a"]), (["a"] * 4, ["a"] * 4), (["a", "b"], ["b", "a"])],
+    ids=["empty", "one", "one class", "all disagree"],
+)
+def test_tiny_cases_draw_no_nan(human, llm):
+    df = pd.DataFrame(
+        {
+            "label": pd.Series(human, dtype=object),
+            "llm_label": pd.Series(llm, dtype=object),
+            "llm_confidence": [0.9] * len(human),
+        }
+    )
+    fig = build_figure()
+    apply(fig, m.summarize(df, labels=["a", "b"], n_boot=100))
+    values = floats(fig.to_plotly_json()["data"])
+    assert not any(math.isnan(v) for v in values)
+    cells = fig.data[12].cells.values
+    assert "nan" not in " ".join(str(c) for col in cells for c in col).lower()
+    if not human:
+        assert all(v is not None for v in notes(fig).values())
+
+
+def test_multi_label_confusion_panel_says_single_label_only(tmp_path, gwsd):
+    task = LabelTask(labels=["agree", "neutral_or_disagree"], multi_label=True)
+    s = Session.open(tmp_path / "ml.labels.db", data=gwsd[["id", "text"]].head(20), task=task)
+    s.decide(gwsd["id"][0], ["agree"], annotator="h")
+    dash = Dashboard(s, n_boot=100)
+    assert notes(dash.figure)["empty-1-2"] == "single-label only"
+    s.close()
+
+
+def test_unknown_options_are_refused(recorded):
+    with pytest.raises(TypeError, match="colour"):
+        Dashboard(recorded, colour="red")
+    with pytest.raises(TypeError, match="annotations"):
+        Dashboard(object())
+
+
+def test_report_is_self_contained_html(recorded, gwsd, tmp_path):
+    decide(recorded, gwsd, slice(0, 50))
+    recorded.decide(gwsd["id"][60], "agree", annotator="gold", context={"blind": True})
+    path = write_report(recorded.annotations, tmp_path / "quality.html", labels=recorded.task)
+    assert path == tmp_path / "quality.html"
+    text = path.read_text(encoding="utf-8")
+    assert len(text) > 1_000_000  # plotly.js is inside
+    assert not re.search(r"<script[^>]+src=", text)
+    assert "cdn.plot.ly/plotly-" not in text  # what include_plotlyjs="cdn" would load
+    assert "naive only: reviewed items were not sampled at random" in text
+    assert "Correction patterns" in text
+    assert "Blind vs assisted decisions" in text
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_report_escapes_label_text(tmp_path):
+    df = pd.DataFrame({"label": ["<b>x</b>", "y"], "llm_label": ["y", "y"]})
+    text = write_report(df, tmp_path / "r.html", title="<i>t</i>", n_boot=50).read_text()
+    assert "&lt;b&gt;x&lt;/b&gt;" in text
+    assert "<b>x</b>" not in text.split("<body>", 1)[1].split("<div", 1)[0]
+    assert "<title>&lt;i&gt;t&lt;/i&gt;</title>" in text

@@ -1,0 +1,168 @@
+"""Prompt trials against the loopback server: score, compare, promote, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from llmlabel_widget import OpenAIAnnotator, RecordedAnnotator, Session
+from llmlabel_widget.testing import FakeOpenAIServer
+
+HINT = "Quoting a sceptic is neutral."
+
+
+@pytest.fixture
+def setup(db, gwsd, gwsd_task):
+    data = gwsd[["id", "text"]].head(80)
+    gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
+    by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
+    # the rule: with HINT in the prompt, these 12 items are answered with their gold label
+    known = dict(zip(data["text"][:12], data["id"][:12].map(by_id), strict=True))
+    server = FakeOpenAIServer(gold, accuracy=0.6, seed=4, rules={HINT: known}).start()
+    ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="k")
+    s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
+    for i in data["id"][:40]:
+        s.decide(i, by_id[i], annotator="alice")
+    yield s, server, set(data["id"][:12])
+    server.stop()
+
+
+def trial_rows(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM proposals WHERE run_id LIKE 'trial-%'"
+        ).fetchone()[0]
+
+
+def test_try_prompt_scores_against_human_labels_with_interval(setup):
+    s, server, _ = setup
+    trial = s.try_prompt(progress=False)
+    sc = trial.scores
+    assert sc["n"] == 40
+    assert sc["low"] <= sc["accuracy"] <= sc["high"]
+    assert 0.3 < sc["accuracy"] < 0.9  # the simulated model is right about 60% of the time
+    assert server.stats()["requests"] == 40
+    assert set(trial.items.columns) >= {"item_id", "human", "llm_label", "correct", "rationale"}
+    assert trial.items["correct"].sum() == round(sc["accuracy"] * 40)
+
+
+def test_prompt_change_flips_known_items_and_compare_says_fixed(setup):
+    s, _server, known = setup
+    v1 = s.try_prompt(progress=False)
+    v2 = s.try_prompt(instructions=s.task.instructions + " " + HINT, progress=False)
+    assert v1.version != v2.version
+    flips = s.compare(v1.version, v2.version)
+    wrong_before = set(v1.items.loc[~v1.items["correct"], "item_id"]) & known
+    assert wrong_before  # the rule has something to fix
+    fixed = set(flips.loc[flips["change"] == "fixed", "item_id"])
+    assert wrong_before <= fixed
+    assert (flips["llm_label_a"] != flips["llm_label_b"]).all()
+    for row in flips.itertuples():
+        if row.change == "fixed":
+            assert row.llm_label_b == row.human != row.llm_label_a
+        if row.change == "broke":
+            assert row.llm_label_a == row.human != row.llm_label_b
+    assert v2.items.set_index("item_id").loc[sorted(known), "correct"].all()
+
+
+def test_unchanged_version_costs_nothing_and_new_items_only(setup, gwsd):
+    s, server, _ = setup
+    s.try_prompt(progress=False)
+    sent = server.stats()["requests"]
+    again = s.try_prompt(progress=False)
+    assert server.stats()["requests"] == sent  # nothing sent again
+    assert again.report.skipped == 40
+    by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
+    for i in gwsd["id"][40:45]:
+        s.decide(i, by_id[i], annotator="alice")
+    third = s.try_prompt(progress=False)
+    assert server.stats()["requests"] == sent + 5
+    assert third.scores["n"] == 45
+
+
+def test_versions_listed_with_scores(setup):
+    s, _, _ = setup
+    a = s.try_prompt(progress=False)
+    b = s.try_prompt(chain_of_thought=False, progress=False)
+    table = s.prompt_versions().set_index("version")
+    assert {a.version, b.version} <= set(table.index)
+    assert table.loc[a.version, "n"] == 40
+    assert table.loc[b.version, "strategy"] == "zero-shot"
+    assert table.loc[a.version, "strategy"] == "zero-shot+cot"
+    assert table["agreement"].between(0, 1).all()
+    assert not table["promoted"].any()
+    with pytest.raises(ValueError, match="unknown prompt version 'v-nope'"):
+        s.compare(a.version, "v-nope")
+
+
+def test_trials_never_replace_the_proposals_the_view_shows(setup):
+    s, _, _ = setup
+    s.propose(progress=False)
+    before = s.annotations[["item_id", "llm_label", "prompt_version"]]
+    s.try_prompt(instructions="Something else entirely.", progress=False)
+    after = s.annotations[["item_id", "llm_label", "prompt_version"]]
+    assert before.equals(after)
+
+
+def test_few_shot_trial_reports_leakage(setup):
+    s, _, _ = setup
+    zero = s.try_prompt(progress=False)
+    assert zero.scores["leaked"] == 0
+    few = s.try_prompt(shots=4, demonstrations="similar", progress=False)
+    assert few.scores["leaked"] > 0
+    assert "demonstrations for other scored items" in few.scores["leakage_note"]
+    # and never its own item as a demonstration
+    with sqlite3.connect(s.store.path) as conn:
+        for item, demos in conn.execute(
+            "SELECT item_id, demos FROM proposals WHERE prompt_version = ?", (few.version,)
+        ):
+            assert item not in json.loads(demos)
+
+
+def test_promote_proposes_the_rest_with_that_version(setup):
+    s, server, _ = setup
+    trial = s.try_prompt(instructions=s.task.instructions + " " + HINT, progress=False)
+    sent = server.stats()["requests"]
+    ann = s.promote(trial.version)
+    assert ann.version(s) == trial.version
+    report = s.propose(progress=False)
+    assert report.done == 80
+    assert report.cached == 40  # the trial's answers, reused from the cache
+    assert server.stats()["requests"] == sent + 40
+    assert set(s.annotations["prompt_version"]) == {trial.version}
+    assert s.prompt_versions().set_index("version").loc[trial.version, "promoted"]
+
+
+def test_cancelled_run_keeps_finished_answers(setup, gwsd_task):
+    s, server, _ = setup
+    server.latency = 0.05
+    s.annotator.concurrency = 2
+
+    async def run_and_cancel():
+        task = asyncio.create_task(s.atry_prompt(progress=False))
+        while trial_rows(s.store.path) < 6:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_and_cancel())
+    kept = trial_rows(s.store.path)
+    assert 6 <= kept < 40
+    sent = server.stats()["requests"]
+    s.try_prompt(progress=False)
+    assert server.stats()["requests"] - sent <= 40 - kept + 2  # at most the lost in-flight
+
+
+def test_needs_a_live_annotator(db, gwsd, gwsd_task):
+    s = Session.open(
+        db,
+        data=gwsd[["id", "text"]].head(5),
+        task=gwsd_task,
+        annotator=RecordedAnnotator(gwsd, label="llm_label"),
+    )
+    with pytest.raises(TypeError, match="prompt trials need a live model"):
+        s.try_prompt()
