@@ -538,12 +538,7 @@ class Session:
         version = annotator.version(self)
         spec = annotator.spec(self)
         self.store.save_prompt_version(version, json.dumps(spec, sort_keys=True))
-        human = self._human_labels()
-        if ids is not None:
-            keys = {self._existing(i) for i in ids}
-            human = human[human["item_id"].isin(keys)]
-        if sample is not None and sample < len(human):
-            human = human.sample(n=sample, random_state=seed).sort_index()
+        human = self._trial_items(ids, sample, seed)
         have = self.store.proposed_ids(version, trials=True)
         wanted = [i for i in human["item_id"] if i not in have]
         report = await self._arun(
@@ -556,6 +551,44 @@ class Session:
         )
         scores, items = prompt_lab.score(self.store.version_proposals(version), human)
         return PromptTrial(version=version, spec=spec, report=report, scores=scores, items=items)
+
+    def render_prompt(self, item_id: ItemId, **changes: Any) -> list[dict[str, str]]:
+        """The exact chat messages a draft prompt (same options as :meth:`try_prompt`) sends
+        for one item, demonstrations included.
+
+        Examples
+        --------
+        >>> session.render_prompt("r17", instructions="...", shots=2)  # doctest: +SKIP
+        """
+        key = self._existing(item_id)
+        annotator = self._trial_annotator(changes)
+        text = self.store.texts([key])[key]
+        return annotator._messages(self, annotator._picker(self), key, text)[0]
+
+    def estimate_prompt(
+        self,
+        *,
+        ids: Iterable[ItemId] | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        **changes: Any,
+    ) -> Estimate:
+        """What :meth:`try_prompt` with these options would send and cost, before sending."""
+        annotator = self._trial_annotator(changes)
+        human = self._trial_items(ids, sample, seed)
+        have = self.store.proposed_ids(annotator.version(self), trials=True)
+        return annotator.estimate(self, [i for i in human["item_id"] if i not in have])
+
+    def _trial_items(
+        self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
+    ) -> pd.DataFrame:
+        human = self._human_labels()
+        if ids is not None:
+            keys = {self._existing(i) for i in ids}
+            human = human[human["item_id"].isin(keys)]
+        if sample is not None and sample < len(human):
+            human = human.sample(n=sample, random_state=seed).sort_index()
+        return human
 
     def _human_labels(self) -> pd.DataFrame:
         ann = self._annotations(with_meta=False)

@@ -37,3 +37,12 @@ def session(db: Path, gwsd: pd.DataFrame, gwsd_task: LabelTask) -> Session:
     s = Session.open(db, data=gwsd.head(200), task=gwsd_task)
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last.
+
+    Playwright's sync API keeps an event loop running in the main thread for as long as its
+    session-wide browser lives; tests that call ``asyncio.run`` must not run inside that.
+    """
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))
