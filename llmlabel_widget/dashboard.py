@@ -10,6 +10,7 @@ is never rebuilt. :func:`write_report` writes the same charts to a self-containe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import html
 import logging
 import math
@@ -336,7 +337,7 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
         _empty(fig, 2, 1, f"{NOT_ENOUGH}: no reviewed item with an LLM confidence")
 
     # learning curve
-    lc, why = _learning_frame(learning_curve)
+    lc, why = _learning_frame(learning_curve if learning_curve is not None else summary.learning)
     if lc is None:
         d[11].update(x=[], y=[], visible=False)
     else:
@@ -423,6 +424,8 @@ class Dashboard:
         self._last = -math.inf
         self._pending: asyncio.TimerHandle | None = None
         self._pending_loop: asyncio.AbstractEventLoop | None = None
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader: Any = None
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
 
@@ -482,15 +485,53 @@ class Dashboard:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if wait > 0 and loop is not None:
-            self._pending = loop.call_later(wait, self._trailing)
-            self._pending_loop = loop
+        if loop is None:  # a plain script: draw now
+            self._safe_refresh()
             return
-        self._safe_refresh()
+        # In a kernel the redraw never runs inside the decision's callback: it is scheduled,
+        # and its reading and computing happen on a worker thread (see _trailing).
+        self._pending = loop.call_later(max(wait, 0.0), self._trailing)
+        self._pending_loop = loop
 
     def _trailing(self) -> None:
+        """On the loop: compute off the loop, then draw here (traits stay on the loop)."""
+        loop = asyncio.get_running_loop()
+        if self._worker is None:
+            self._worker = concurrent.futures.ThreadPoolExecutor(1, "llmlabel-dashboard")
+        future = loop.run_in_executor(self._worker, self._compute)
+        self._pending = future
+        future.add_done_callback(self._draw_computed)
+
+    def _compute(self) -> Summary:
+        """Worker thread: read the annotations on a private connection, compute the figures.
+
+        Its own SQLite connection lets it read while the kernel thread records decisions.
+        """
+        store = getattr(self.session, "store", None)
+        if self._reader is None and store is not None and hasattr(store, "path"):
+            from .session import Session
+            from .store import Store
+
+            self._reader = Session(Store(store.path), self.session.task)
+        source = self._reader if self._reader is not None else self.session
+        return metrics.summarize(
+            source.annotations, labels=self.labels, raters=self.raters, **self.options
+        )
+
+    def _draw_computed(self, future: asyncio.Future[Summary]) -> None:
         self._pending = None
-        self._safe_refresh()
+        if future.cancelled():
+            return
+        try:
+            summary = future.result()
+            with self.figure.batch_update():
+                apply(self.figure, summary, self.learning_curve)
+            self._last = self._clock()
+            self.draws += 1
+            self.error = None
+        except Exception as exc:  # keep labeling going if a chart update fails
+            log.exception("dashboard refresh failed")
+            self.error = f"{type(exc).__name__}: {exc}"
 
     def _safe_refresh(self) -> None:
         try:

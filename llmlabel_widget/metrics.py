@@ -1336,6 +1336,48 @@ def _quality_table(
     return out
 
 
+def learner_curve(
+    ann: pd.DataFrame, *, human: str = "label", bins: int = 10, level: float = 0.95
+) -> pd.DataFrame | None:
+    """The task learner's accuracy against the number of labels it was trained on.
+
+    Prequential ("test, then train"): each decision's context records what the learner
+    predicted for the item before the human answered (``learner``) and how many human labels
+    it had then (``learner_labels``). Decisions are grouped into up to ``bins`` bins of that
+    count; each bin gives the accuracy with a Wilson interval. None before any prediction.
+
+    Examples
+    --------
+    >>> ctx = [{"learner": "a", "learner_labels": n} for n in (10, 10, 20, 20)]
+    >>> df = pd.DataFrame({"label": ["a", "b", "a", "b"], "context": ctx})
+    >>> learner_curve(df)[["n_labels", "accuracy", "n"]].values.tolist()
+    [[10.0, 0.5, 2.0], [20.0, 0.5, 2.0]]
+    """
+    if "context" not in ann.columns or human not in ann.columns:
+        return None
+    rows = [
+        (c["learner_labels"], c["learner"] == (h[0] if isinstance(h, list) and len(h) == 1 else h))
+        for c, h in zip(ann["context"], ann[human], strict=True)
+        if isinstance(c, dict) and c.get("learner") is not None and h is not None
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["n_labels", "correct"])
+    edges = np.unique(np.quantile(frame["n_labels"], np.linspace(0, 1, bins + 1)))
+    frame["bin"] = np.digitize(frame["n_labels"], edges[1:-1], right=True)
+    grouped = frame.groupby("bin").agg(
+        n_labels=("n_labels", "median"), k=("correct", "sum"), n=("correct", "size")
+    )
+    grouped["accuracy"] = grouped["k"] / grouped["n"]
+    bounds = [
+        wilson_interval(k, n, level=level) for k, n in zip(grouped["k"], grouped["n"], strict=True)
+    ]
+    grouped["low"], grouped["high"] = zip(*bounds, strict=True)
+    return (
+        grouped[["n_labels", "accuracy", "low", "high", "n"]].astype(float).reset_index(drop=True)
+    )
+
+
 @dataclass(frozen=True)
 class Summary:
     """Every figure the dashboard and the report show, computed from one pass over the data."""
@@ -1352,6 +1394,7 @@ class Summary:
     labels: list[str]
     multi_label: bool
     reviewed: int  # decided items that have an LLM label
+    learning: pd.DataFrame | None = None  # learner_curve(ann), when decisions recorded it
 
 
 def summarize(
@@ -1400,4 +1443,5 @@ def summarize(
         labels=list(p.labels),
         multi_label=p.multi,
         reviewed=p.n,
+        learning=learner_curve(ann, human=human, level=level),
     )

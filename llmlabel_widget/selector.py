@@ -282,6 +282,7 @@ class Selector:
         self._running = False
         self._dirty = False
         self._listeners: list[Callable[[], None]] = []
+        self._predicted: dict[str, str] = {}  # the learner's label for each open item
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, session: Session) -> Selector:
@@ -359,6 +360,16 @@ class Selector:
                     return
             time.sleep(0.01)
 
+    def prediction(self) -> Callable[[str], dict[str, Any]]:
+        """What the learner predicted for an item, to record with its decision (learning curve)."""
+        predicted, labels = self._predicted, self.status.labels
+
+        def lookup(item_id: str) -> dict[str, Any]:
+            label = predicted.get(item_id)
+            return {} if label is None else {"learner": str(label), "learner_labels": labels}
+
+        return lookup
+
     # -- the hot path -----------------------------------------------------------------------------
     def queue(self, n: int = 10) -> list[QueueItem]:
         """The next ``n`` open items in review order, from the last ranking (no refit here)."""
@@ -411,6 +422,11 @@ class Selector:
             has_conf = np.isfinite(signals.llm_confidence).any()
             name = "llm_confidence" if has_conf else "diversity"
         scores = STRATEGIES[name](signals) if len(open_idx) else np.array([])
+        if proba is not None and not self._session.task.multi_label:
+            best = np.asarray(classes)[proba.argmax(axis=1)]
+            self._predicted = dict(zip(self._ids[open_idx].astype(str), best, strict=True))
+        else:
+            self._predicted = {}
         ranking = self._build_ranking(open_idx, scores, signals, name, note, rng)
         # skipped items wait at the back of the queue, in pool order
         back = [

@@ -321,6 +321,9 @@ class Session:
             raise ValueError("annotator must be a non-empty string")
         if note is not None and not isinstance(note, str):
             raise ValueError("note must be a string")
+        if self._selector is not None and kind in ("accept", "correct", "label"):
+            # what the learner predicted before seeing the answer: its learning curve
+            context = {**self._selector.prediction()(key), **(context or {})} or None
         seq = self.store.add_event(
             key,
             who,

@@ -107,14 +107,20 @@ def test_on_decision_redraws_at_once_when_the_last_draw_is_old(recorded, gwsd):
     now = [100.0]
     dash = Dashboard(recorded, n_boot=100, min_interval=0.5, clock=lambda: now[0])
 
-    async def later() -> int:
+    async def later() -> tuple[int, int]:
         now[0] += 1.0
         decide(recorded, gwsd, slice(0, 3))
         dash.on_decision(None)
-        return dash.draws
+        during = dash.draws  # never drawn inside the decision's callback
+        for _ in range(500):  # computed on a worker thread, drawn on this loop
+            if dash._pending is None:
+                break
+            await asyncio.sleep(0.01)
+        return during, dash.draws
 
-    assert asyncio.run(later()) == 2
+    assert asyncio.run(later()) == (1, 2)
     assert dash._pending is None
+    assert int(np.sum(dash.figure.data[5].z)) == 3
 
 
 def test_a_redraw_left_on_a_stopped_loop_does_not_block_later_ones(recorded, gwsd):

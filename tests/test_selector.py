@@ -198,3 +198,21 @@ def test_label_never_seen_is_reported(gwsd_session, gwsd):
         s.decide(i, gold[i], annotator="g")
     s.selector.refit()
     assert "1 label(s) never seen yet" in s.selector.status.note
+
+
+def test_decisions_record_the_learners_prediction_for_its_learning_curve(gwsd_session, gwsd):
+    from llmlabel_widget.metrics import learner_curve
+
+    gold = gwsd.set_index("id")["gold_label"]
+    label_from_queue(gwsd_session, gold, 15)
+    gwsd_session.selector.refit()  # trained on 15 labels
+    label_from_queue(gwsd_session, gold, 30)
+    ann = gwsd_session.annotations
+    ctx = ann["context"].dropna()
+    with_pred = [c for c in ctx if "learner" in c]
+    assert len(with_pred) >= 30
+    assert all(c["learner"] in ("agree", "neutral_or_disagree") for c in with_pred)
+    curve = learner_curve(ann)
+    assert {"n_labels", "accuracy", "low", "high", "n"} <= set(curve.columns)
+    assert curve["n"].sum() == len(with_pred)
+    assert curve["accuracy"].between(0, 1).all()
