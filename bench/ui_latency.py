@@ -56,6 +56,7 @@ session = Session.open("bench.labels.db", data=items, task=task)
 session.add_proposals({{"item_id": f"item-{{i:06d}}", "labels": [labels[i % len(labels)]],
                         "valid": True, "confidence": 0.8, "confidence_method": "recorded",
                         "source": "recorded", "model": "gpt-4o (2024)"}} for i in range(POOL))
+session.selector.wait(900)  # the default selector featurises the pool once, in the background
 labeler = Labeler(session, annotator="bench")
 labeler"""
 

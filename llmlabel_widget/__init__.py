@@ -43,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from .widget import Labeler
 
         return Labeler
+    if name == "PromptLab":  # needs the built bundle too
+        from .prompt_panel import PromptLab
+
+        return PromptLab
     if name == "Dashboard":  # plotly and ipywidgets load slowly: only when asked
         from .dashboard import Dashboard
 

@@ -172,7 +172,8 @@ def test_render_and_estimate_a_draft_before_sending(setup):
     s, server, _ = setup
     item = s.next_items(1)[0]
     messages = s.render_prompt(item, instructions="Be brief.", shots=2, demonstrations="random")
-    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("Be brief.")
+    assert messages[0]["role"] == "system"
+    assert messages[0]["content"].startswith("Be brief.")
     assert len(messages) == 1 + 2 * 2 + 1  # system, two demonstration pairs, the item
     est = s.estimate_prompt(instructions="Be brief.")
     assert (est.items, est.requests) == (40, 40)
