@@ -39,6 +39,30 @@ def session(db: Path, gwsd: pd.DataFrame, gwsd_task: LabelTask) -> Session:
     s.close()
 
 
+# A prompt phrase the loopback server is wired to: with it, 12 known items get their gold label.
+PROMPT_HINT = "Quoting a sceptic is neutral."
+
+
+@pytest.fixture
+def prompt_setup(db, gwsd, gwsd_task):
+    """A session on 80 GWSD items, 40 decided, against a server where PROMPT_HINT fixes 12."""
+    from llmlabel_widget import OpenAIAnnotator
+    from llmlabel_widget.testing import FakeOpenAIServer
+
+    data = gwsd[["id", "text"]].head(80)
+    gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
+    by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
+    known = dict(zip(data["text"][:12], data["id"][:12].map(by_id), strict=True))
+    server = FakeOpenAIServer(gold, accuracy=0.6, seed=4, rules={PROMPT_HINT: known}).start()
+    ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="sk-SECRET-do-not-sync")
+    s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
+    for i in data["id"][:40]:
+        s.decide(i, by_id[i], annotator="alice")
+    yield s, server, set(data["id"][:12])
+    server.stop()
+    s.close()
+
+
 def pytest_collection_modifyitems(config, items):
     """Run the browser tests last.
 

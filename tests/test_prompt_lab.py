@@ -7,27 +7,14 @@ import json
 import sqlite3
 
 import pytest
+from conftest import PROMPT_HINT as HINT
 
-from llmlabel_widget import OpenAIAnnotator, RecordedAnnotator, Session
-from llmlabel_widget.testing import FakeOpenAIServer
-
-HINT = "Quoting a sceptic is neutral."
+from llmlabel_widget import RecordedAnnotator, Session
 
 
 @pytest.fixture
-def setup(db, gwsd, gwsd_task):
-    data = gwsd[["id", "text"]].head(80)
-    gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
-    by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
-    # the rule: with HINT in the prompt, these 12 items are answered with their gold label
-    known = dict(zip(data["text"][:12], data["id"][:12].map(by_id), strict=True))
-    server = FakeOpenAIServer(gold, accuracy=0.6, seed=4, rules={HINT: known}).start()
-    ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="k")
-    s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
-    for i in data["id"][:40]:
-        s.decide(i, by_id[i], annotator="alice")
-    yield s, server, set(data["id"][:12])
-    server.stop()
+def setup(prompt_setup):
+    return prompt_setup
 
 
 def trial_rows(db):
