@@ -39,13 +39,10 @@ def session(db: Path, gwsd: pd.DataFrame, gwsd_task: LabelTask) -> Session:
     s.close()
 
 
-# A prompt phrase the loopback server is wired to: with it, 12 known items get their gold label.
-PROMPT_HINT = "Quoting a sceptic is neutral."
-
-
 @pytest.fixture
-def prompt_setup(db, gwsd, gwsd_task):
-    """A session on 80 GWSD items, 40 decided, against a server where PROMPT_HINT fixes 12."""
+def prompt_setup(request, db, gwsd, gwsd_task):
+    """A session on 80 GWSD items, 40 decided, against a loopback server where the test
+    module's ``HINT`` phrase in a prompt makes 12 known items get their gold label."""
     from llmlabel_widget import OpenAIAnnotator
     from llmlabel_widget.testing import FakeOpenAIServer
 
@@ -53,7 +50,9 @@ def prompt_setup(db, gwsd, gwsd_task):
     gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
     by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
     known = dict(zip(data["text"][:12], data["id"][:12].map(by_id), strict=True))
-    server = FakeOpenAIServer(gold, accuracy=0.6, seed=4, rules={PROMPT_HINT: known}).start()
+    server = FakeOpenAIServer(
+        gold, accuracy=0.6, seed=4, rules={request.module.HINT: known}
+    ).start()
     ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="sk-SECRET-do-not-sync")
     s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
     for i in data["id"][:40]:

@@ -7,9 +7,10 @@ import json
 import sqlite3
 
 import pytest
-from conftest import PROMPT_HINT as HINT
 
 from llmlabel_widget.prompt_panel import MAX_VERSIONS, PromptLab
+
+HINT = "Quoting a sceptic is neutral."  # the phrase the prompt_setup server is wired to
 
 
 @pytest.fixture
