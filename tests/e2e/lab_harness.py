@@ -131,29 +131,13 @@ class Lab:
                 self.api(f"/api/sessions/{s['id']}", method="DELETE")
 
 
-# Optional server tweak for latency measurements: Tornado leaves Nagle's algorithm on for
-# websockets, and with the browser's delayed ACK (40 ms on Linux) every kernel reply that
-# follows the kernel's "busy" status frame waits for it. Not used by the e2e tests.
-NODELAY_CONFIG = """\
-from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
-
-_open = KernelWebsocketHandler.open
-
-
-async def _open_nodelay(self, kernel_id):
-    self.set_nodelay(True)
-    return await _open(self, kernel_id)
-
-
-KernelWebsocketHandler.open = _open_nodelay
-"""
-
-
 @contextlib.contextmanager
-def running_lab(base: Path, *, nodelay: bool = False, app: str = "lab") -> Iterator[Lab]:
+def running_lab(base: Path, *, server_extension: bool = True, app: str = "lab") -> Iterator[Lab]:
     """Start JupyterLab on a free loopback port with everything isolated under ``base``.
 
-    ``nodelay=True`` sets TCP_NODELAY on kernel websockets (see ``NODELAY_CONFIG``);
+    The package's server extension (TCP_NODELAY on kernel websockets, ``llmlabel_widget/
+    server.py``) is on, as for any user who installed the package; ``server_extension=False``
+    turns it off in the isolated user config (the stock server, for ``bench/ui_latency.py``).
     ``app="notebook"`` starts Jupyter Notebook 7 instead (same server, same isolation).
     """
     root = base / "root"
@@ -170,8 +154,9 @@ def running_lab(base: Path, *, nodelay: bool = False, app: str = "lab") -> Itera
         (base / sub).mkdir(exist_ok=True)
         env[var] = str(base / sub)
     env["JUPYTER_PLATFORM_DIRS"] = "1"
-    if nodelay:
-        (base / "config" / "jupyter_server_config.py").write_text(NODELAY_CONFIG)
+    if not server_extension:
+        off = {"ServerApp": {"jpserver_extensions": {"llmlabel_widget": False}}}
+        (base / "config" / "jupyter_server_config.json").write_text(json.dumps(off))
     # The kernel must import the tree under test, wherever `pip install -e` pointed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMLABEL_BASE_URL", "ANYWIDGET_HMR"):

@@ -124,6 +124,8 @@ def test_quickstart_keyboard_mouse_undo_reload(lab: Lab, page: Page, quickstart:
     root = open_and_run(page, lab, quickstart)
     db = lab.root / "quickstart.labels.db"
     t_ready = time.monotonic()
+    # The installed package's server extension is live in this server (what users get).
+    assert "llmlabel_widget: TCP_NODELAY on kernel websockets" in lab.log.read_text()
     # The view takes the keyboard when shown.
     expect(root).to_be_focused()
     names = [b.get_attribute("data-label") for b in root.locator("button.llmlabel-label").all()]
