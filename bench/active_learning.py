@@ -6,11 +6,22 @@ Run: python bench/active_learning.py [--seeds 3]
 
 (a) Learner accuracy against the number of labels for each strategy and for random, on a
     held-out split; the area under each curve; and the labels each needs to reach 95% of the
-    accuracy the learner reaches with all pool labels.
+    accuracy the learner reaches with all pool labels. Like the live selector, which refits
+    after every few decisions, the replay refits after every small step of
+    max(10, 5% of the labels so far) new labels (never stepping over a grid point), and
+    measures test accuracy at the grid points. Random is drawn in the same steps; every
+    strategy starts from the same random labels for a seed.
 (b) With recorded LLM labels: replay the review loop (the learner learns only from the gold
     labels "reviewed" so far) and report, after reviewing 5%, 10% and 20% of the items, the lift
     (share of reviewed items that were LLM errors / overall LLM error rate; random = 1.0), per
     strategy, next to two baselines: the LLM's own confidence, and cross-model disagreement.
+    Reviews go in steps of 1% of the items; after each step the learner is refitted, and
+    `disagreement` (and `hybrid`, through it) gets the reviewed items' signals and outcomes,
+    with out-of-fold learner probabilities, to learn P(LLM wrong) as the live selector does.
+    Until the learner is trained (10 reviews, two classes) every strategy uses the live cold
+    start (`selector.cold_start`). The replay ranks without the live queue's random audit
+    slots (`Selector(explore=0.1)` by default): those are a user setting that trades lift for
+    an unbiased check, and would pull each lift towards 1 by about a tenth.
 The gold label plays the human. Strategies and learner are the package's own
 (`llmlabel_widget.selector`), run without the session plumbing so many seeds fit in minutes.
 """
@@ -24,7 +35,16 @@ import numpy as np
 import pandas as pd
 
 from llmlabel_widget import datasets
-from llmlabel_widget.selector import STRATEGIES, Signals, default_learner, text_features
+from llmlabel_widget.selector import (
+    STRATEGIES,
+    Reviewed,
+    Signals,
+    cold_start,
+    default_learner,
+    error_model_ready,
+    out_of_fold_proba,
+    text_features,
+)
 
 CURVE_STRATEGIES = ("random", "margin", "entropy", "least_confidence", "hybrid")
 ERROR_STRATEGIES = ("random", "margin", "hybrid", "disagreement")
@@ -139,10 +159,16 @@ def fit_proba(x, y, x_pred, classes):
     return model, proba
 
 
+def step_size(labeled: int) -> int:
+    """New labels between two refits of the replay: max(10, 5% of the labels so far)."""
+    return max(10, round(0.05 * labeled))
+
+
 def learning_curves(d: Data, seeds: int) -> None:
     x_all = text_features(d.texts)
     classes = sorted(set(d.gold))
     print(f"\n(a) learning curves on {d.name}: {len(d.gold)} items, {len(classes)} classes")
+    print("    refit every max(10, 5% of labels so far) new labels; accuracy at grid points")
     rows = []
     for seed in range(seeds):
         pool, test = split(d, seed)
@@ -153,32 +179,37 @@ def learning_curves(d: Data, seeds: int) -> None:
             rng = np.random.default_rng(seed)
             labeled = list(rng.choice(pool, grid[0], replace=False))
             for k, g in enumerate(grid):
-                y = d.gold[labeled]
-                if len(set(y)) < 2:
-                    acc = float(np.mean(d.gold[test] == pd.Series(y).mode()[0]))
-                    proba = None
-                else:
+                while True:  # refit, then label the next small step, up to the next grid point
+                    at_grid = len(labeled) == g
+                    y = d.gold[labeled]
+                    model = proba = None
                     unl = np.setdiff1d(pool, labeled)
-                    model, proba = fit_proba(x_all[labeled], y, x_all[unl], classes)
-                    acc = float((model.predict(x_all[test]) == d.gold[test]).mean())
-                rows.append((seed, name, g, acc, full_acc))
-                if k + 1 == len(grid):
-                    break
-                unl = np.setdiff1d(pool, labeled)
-                need = grid[k + 1] - g
-                if proba is None or name == "random":
-                    pick = rng.choice(unl, need, replace=False)
-                else:
-                    s = Signals(
-                        proba,
-                        classes,
-                        np.full(len(unl), -1),
-                        np.full(len(unl), np.nan),
-                        x_all[unl],
-                        rng,
-                    )
-                    pick = unl[np.argsort(-STRATEGIES[name](s), kind="stable")[:need]]
-                labeled.extend(pick.tolist())
+                    if len(set(y)) >= 2 and (name != "random" or at_grid):
+                        model, proba = fit_proba(x_all[labeled], y, x_all[unl], classes)
+                    if at_grid:
+                        if model is None:
+                            acc = float(np.mean(d.gold[test] == pd.Series(y).mode()[0]))
+                        else:
+                            acc = float((model.predict(x_all[test]) == d.gold[test]).mean())
+                        rows.append((seed, name, g, acc, full_acc))
+                        if k + 1 == len(grid):
+                            break
+                    need = min(step_size(len(labeled)), grid[k + 1] - len(labeled))
+                    if proba is None or name == "random":
+                        pick = rng.choice(unl, need, replace=False)
+                    else:
+                        s = Signals(
+                            proba,
+                            classes,
+                            np.full(len(unl), -1),
+                            np.full(len(unl), np.nan),
+                            x_all[unl],
+                            rng,
+                        )
+                        pick = unl[np.argsort(-STRATEGIES[name](s), kind="stable")[:need]]
+                    labeled.extend(pick.tolist())
+                    if len(labeled) == grid[k + 1]:
+                        break
     df = pd.DataFrame(rows, columns=["seed", "strategy", "labels", "accuracy", "full"])
     mean = df.groupby(["strategy", "labels"])["accuracy"].mean().unstack("labels")
     full = df["full"].mean()
@@ -245,14 +276,21 @@ def error_discovery(d: Data, seeds: int) -> None:
                 proba = None
                 if len(set(y)) >= 2 and len(reviewed) >= 10:
                     _, proba = fit_proba(x_all[reviewed], y, x_all[unl], classes)
+                past = None
+                if name in ("disagreement", "hybrid"):  # as Selector.refit fills Signals.reviewed
+                    rv = np.array(reviewed)
+                    past = Reviewed(None, llm_idx[rv], conf[rv], agreement[rv], wrong[rv])
+                    if proba is not None and error_model_ready(past):
+                        past.proba = out_of_fold_proba(
+                            default_learner(), x_all[rv], y, classes, seed=len(rv)
+                        )
                 s = Signals(
-                    proba, classes, llm_idx[unl], conf[unl], x_all[unl], rng, agreement[unl]
+                    proba, classes, llm_idx[unl], conf[unl], x_all[unl], rng, agreement[unl], past
                 )
-                fn = (
-                    STRATEGIES[name]
-                    if proba is not None or name == "random"
-                    else STRATEGIES["llm_confidence"]
-                )
+                if proba is not None or name == "random":
+                    fn = STRATEGIES[name]
+                else:  # the live selector's cold start
+                    fn = STRATEGIES[cold_start(s)]
                 reviewed.extend(unl[np.argsort(-fn(s), kind="stable")[:batch]].tolist())
             results.setdefault(name, []).append(
                 [wrong[reviewed[: int(b * n)]].mean() / rate for b in budgets]

@@ -1,7 +1,11 @@
 """Selector cost on a large pool: background refit + re-rank, and taking the next item.
 
 Run: python bench/selector.py [--items 100000] [--labels 500]
-     [--data FILE.csv --text COL --gold COL]   (default: shipped SST-2, repeated to --items)
+     [--data FILE.csv --text COL --gold COL [--llm COL]]   (default: shipped SST-2, repeated)
+
+The labelled items also get LLM proposals (``--llm``, else a simulated LLM: the gold label,
+switched to another label for ``--llm-error`` of the items), so the refit includes the
+default strategy's learned error model (out-of-fold learner probabilities on the reviewed items).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from llmlabel_widget import LabelTask, Session, datasets
+from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.selector import Selector
 
 
@@ -25,13 +29,15 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--text", default="text")
     ap.add_argument("--gold", default="gold_label")
+    ap.add_argument("--llm", help="column of recorded LLM labels")
+    ap.add_argument("--llm-error", type=float, default=0.2, help="simulated LLM's error rate")
     args = ap.parse_args()
     src = (
         pd.read_csv(args.data, keep_default_na=False, na_values=[""])
         if args.data
         else datasets.load("sst2")
     )
-    src = src[[args.text, args.gold]].dropna()
+    src = src[[args.text, args.gold, *([args.llm] if args.llm else [])]].dropna()
     reps = -(-args.items // len(src))
     big = pd.concat([src] * reps, ignore_index=True).head(args.items)
     # a suffix keeps repeated sentences distinct items without changing their words much
@@ -49,14 +55,25 @@ def main() -> None:
     t_attach = time.perf_counter() - t
     rng = np.random.default_rng(0)
     gold = big.set_index("id")[args.gold]
-    for i in rng.choice(len(big), args.labels, replace=False):
-        s.decide(big["id"][i], gold[big["id"][i]], annotator="bench")
+    picked = big.iloc[rng.choice(len(big), args.labels, replace=False)]
+    if args.llm:
+        llm = picked[args.llm]
+    else:
+        names = sorted(src[args.gold].unique())
+        flip = rng.random(len(picked)) < args.llm_error
+        other = [rng.choice([n for n in names if n != g]) for g in picked[args.gold]]
+        llm = np.where(flip, other, picked[args.gold])
+    s.annotator = RecordedAnnotator(pd.DataFrame({"id": picked["id"], "label": llm}))
+    s.propose(ids=list(picked["id"]), progress=False)
+    for i in picked["id"]:
+        s.decide(i, gold[i], annotator="bench")
     sel.wait()
     refits = []
     for _ in range(5):
         t = time.perf_counter()
         sel.refit()
         refits.append(time.perf_counter() - t)
+        print(f"    refit {refits[-1]:.2f} s", flush=True)
     taken = []
     for _ in range(500):
         t = time.perf_counter()
@@ -65,7 +82,10 @@ def main() -> None:
         sel.notify(item.item_id)  # as a decision would, without the store write
     sel.wait()
     ms = np.array(taken) * 1000
-    print(f"pool {len(big):,} items, {args.labels} human labels, strategy {sel.status.strategy}")
+    print(
+        f"pool {len(big):,} items, {args.labels} human labels (with LLM proposals), "
+        f"strategy {sel.status.strategy}"
+    )
     print(
         f"  attach returns after {t_return * 1000:.0f} ms (queue serves pool order meanwhile);"
         f" featurise pool + first rank in the background: {t_attach:.2f} s"

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import sqlite3
 import threading
 import time
+import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -26,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from . import refit_worker
 from .store import NOT_TRIAL
 
 if TYPE_CHECKING:
@@ -45,6 +51,23 @@ class Signals:
     features: Any  # sparse or dense matrix, for diversity
     rng: np.random.Generator
     llm_agreement: np.ndarray | None = None  # share of other LLM answers agreeing; NaN if none
+    reviewed: Reviewed | None = None  # the same signals for reviewed items, and the outcomes
+
+
+@dataclass
+class Reviewed:
+    """Signals of items a human has already decided, with whether the LLM got each one wrong.
+
+    ``proba`` must be *out-of-fold* (each item predicted by a learner that did not train on it;
+    see :func:`out_of_fold_proba`): in-sample probabilities of training items are overfit and
+    would teach the error model that the learner never doubts a wrong LLM label.
+    """
+
+    proba: np.ndarray | None  # out-of-fold learner class probabilities
+    llm_label: np.ndarray  # index into classes, -1 if none
+    llm_confidence: np.ndarray  # NaN where unknown
+    llm_agreement: np.ndarray | None  # NaN where unknown
+    wrong: np.ndarray  # bool: the human's label differs from the LLM's
 
 
 Strategy = Callable[[Signals], np.ndarray]
@@ -100,13 +123,26 @@ def low_llm_confidence(s: Signals) -> np.ndarray:
 
 @strategy("disagreement")
 def disagreement(s: Signals) -> np.ndarray:
-    """Likely LLM errors: the learner doubts its label, the LLM is unsure, other models differ.
+    """Likely LLM errors: learned from the reviewed items once there are enough of them.
 
-    Score = 1 - geometric mean of the available signs of a right answer: the learner's
-    probability for the LLM's label, the LLM's confidence, and the share of other recorded
-    LLM answers (other models or prompt versions) that agree. Items with no LLM label are
-    scored by the learner's own uncertainty (margin).
+    With at least ``MIN_OUTCOMES`` reviewed items where the LLM was wrong and as many where it
+    was right, a small logistic regression (:func:`error_model`) learns P(LLM wrong) from the
+    signals of the reviewed items (the learner's out-of-fold probability for the LLM's label and
+    its margin, the LLM's confidence, cross-model agreement, and which label the LLM gave) and
+    scores the open items with it. Before that: 1 - geometric mean of the available signs of a
+    right answer (the learner's probability for the LLM's label, the LLM's confidence, the share
+    of other recorded LLM answers that agree). Items with no LLM label are scored by the
+    learner's own uncertainty (margin).
     """
+    has = s.llm_label >= 0
+    learned = error_model(s)
+    score = learned if learned is not None else _geometric_doubt(s)
+    if s.proba is None:
+        return score
+    return np.where(has, score, margin(s))
+
+
+def _geometric_doubt(s: Signals) -> np.ndarray:
     n = len(s.llm_label)
     has = s.llm_label >= 0
     factors = [s.llm_confidence]
@@ -117,10 +153,178 @@ def disagreement(s: Signals) -> np.ndarray:
     stacked = np.clip(np.vstack(factors), 1e-6, 1.0)
     known = np.isfinite(stacked).sum(axis=0)
     log_mean = np.nansum(np.log(stacked), axis=0) / np.maximum(known, 1)
-    score = np.where(known > 0, 1.0 - np.exp(log_mean), 0.5)
-    if s.proba is None:
-        return score
-    return np.where(has, score, margin(s))
+    return np.where(known > 0, 1.0 - np.exp(log_mean), 0.5)
+
+
+MIN_OUTCOMES = 5  # reviewed LLM errors, and reviewed LLM hits, needed to learn an error model
+
+
+def error_model_ready(r: Reviewed | None) -> bool:
+    """Whether :func:`error_model` has enough reviewed outcomes to learn from."""
+    if r is None:
+        return False
+    wrong = np.asarray(r.wrong, dtype=bool)[r.llm_label >= 0]
+    return int(wrong.sum()) >= MIN_OUTCOMES and int((~wrong).sum()) >= MIN_OUTCOMES
+
+
+ERROR_SHRINK = 5.0  # L2 weight pulling the error model's corrections towards the prior
+
+
+def error_model(s: Signals) -> np.ndarray | None:
+    """P(the LLM's label is wrong) for each open item, learned on the reviewed items.
+
+    Returns ``None`` (the caller falls back) without enough reviewed outcomes. A logistic
+    regression whose prior is the hand-set score (the logit of :func:`disagreement`'s geometric
+    mean, slope pulled towards 1) and which learns corrections, shrunk towards 0 by
+    ``ERROR_SHRINK``, from standardised signals: the logit of the learner's probability for
+    the LLM's label and the learner's margin (out-of-fold for reviewed items), the LLM's
+    confidence, the cross-model agreement (each with a missing-value flag where partly
+    unknown), and a one-hot of the LLM's label (LLMs err more on some labels than on others).
+
+    The shrinkage matters because reviewed items are not a random sample: the strategy chose
+    them for looking wrong, which flattens every signal's relation to the outcome among them.
+    With few outcomes the ranking stays near the prior; the evidence moves it as it grows.
+    """
+    r = s.reviewed
+    if r is None or not error_model_ready(r):
+        return None
+    keep = r.llm_label >= 0
+    learner = s.proba is not None and r.proba is not None
+    past = Signals(
+        r.proba[keep] if learner and r.proba is not None else None,
+        s.classes,
+        r.llm_label[keep],
+        r.llm_confidence[keep],
+        None,
+        s.rng,
+        None if r.llm_agreement is None else r.llm_agreement[keep],
+    )
+    now = Signals(
+        s.proba if learner else None,
+        s.classes,
+        s.llm_label,
+        s.llm_confidence,
+        None,
+        s.rng,
+        s.llm_agreement,
+    )
+    cols_r: list[np.ndarray] = [_logit(_geometric_doubt(past))]
+    cols_o: list[np.ndarray] = [_logit(_geometric_doubt(now))]
+
+    def add(train: np.ndarray | None, test: np.ndarray | None) -> None:
+        if train is None or test is None:
+            return
+        train, test = np.asarray(train, dtype=float), np.asarray(test, dtype=float)
+        seen = np.isfinite(train)
+        if seen.sum() < 2:
+            return  # the reviewed items (almost) never have this signal: it cannot be weighted
+        fill = float(train[seen].mean())
+        cols_r.append(np.where(seen, train, fill))
+        cols_o.append(np.where(np.isfinite(test), test, fill))
+        if not seen.all():
+            cols_r.append((~seen).astype(float))
+            cols_o.append((~np.isfinite(test)).astype(float))
+
+    if past.proba is not None and now.proba is not None:
+        cols_r.extend(_learner_view(past.proba, past.llm_label))
+        cols_o.extend(_learner_view(now.proba, now.llm_label))
+    add(past.llm_confidence, now.llm_confidence)
+    add(past.llm_agreement, now.llm_agreement)
+    for c in range(len(s.classes)):
+        cols_r.append((past.llm_label == c).astype(float))
+        cols_o.append((now.llm_label == c).astype(float))
+    x_r, x_o = np.column_stack(cols_r), np.column_stack(cols_o)
+    mean, std = x_r[:, 1:].mean(axis=0), x_r[:, 1:].std(axis=0)
+    std[std == 0] = 1.0
+    x_r[:, 1:] = (x_r[:, 1:] - mean) / std
+    x_o[:, 1:] = (x_o[:, 1:] - mean) / std
+    prior = np.zeros(x_r.shape[1] + 1)  # [intercept, prior slope, corrections...]
+    prior[1] = 1.0
+    penalty = np.full(len(prior), ERROR_SHRINK)
+    penalty[0], penalty[1] = 0.0, 1.0
+    w = _penalised_logit(x_r, np.asarray(r.wrong, dtype=bool)[keep], prior, penalty)
+    return 1.0 / (1.0 + np.exp(-(w[0] + x_o @ w[1:])))
+
+
+def _learner_view(proba: np.ndarray, llm_label: np.ndarray) -> list[np.ndarray]:
+    """The logit of the learner's probability for the LLM's label, and the learner's margin."""
+    p_llm = proba[np.arange(len(llm_label)), np.maximum(llm_label, 0)]
+    top = np.sort(proba, axis=1)[:, ::-1]
+    return [_logit(p_llm), top[:, 0] - (top[:, 1] if top.shape[1] > 1 else 0.0)]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+def _penalised_logit(
+    x: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray
+) -> np.ndarray:
+    """Logistic regression weights (intercept first), L2-pulled towards ``prior``."""
+    z = np.column_stack([np.ones(len(x)), x])
+    yf = y.astype(float)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = z @ w
+        d = w - prior
+        value = float(np.sum(np.logaddexp(0.0, eta) - yf * eta) + 0.5 * np.sum(penalty * d * d))
+        grad = z.T @ (expit(eta) - yf) + penalty * d
+        return value, grad
+
+    return minimize(loss, prior.copy(), jac=True, method="L-BFGS-B").x
+
+
+def out_of_fold_proba(
+    estimator: Any,
+    x: Any,
+    y: Sequence[str],
+    classes: Sequence[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Class probabilities for each training item from a learner fitted without it (k-fold).
+
+    Rows of a fold whose training part has a single class get that class with probability 1;
+    classes a fold never saw get probability 0.
+    """
+    y = np.asarray(y, dtype=object)
+    n = len(y)
+    out = np.zeros((n, len(classes)))
+    fold = np.random.default_rng(seed).permutation(n) % max(2, min(folds, n))
+    for f in np.unique(fold):
+        test, train = fold == f, fold != f
+        seen = sorted(set(y[train]))
+        if len(seen) < 2:
+            out[np.ix_(test, [classes.index(seen[0])])] = 1.0
+            continue
+        est = clone(estimator)
+        if sample_weight is None:
+            est.fit(x[train], y[train])
+        else:
+            est.fit(x[train], y[train], sample_weight=sample_weight[train])
+        cols = [classes.index(c) for c in est.classes_]
+        out[np.ix_(test, cols)] = est.predict_proba(x[test])
+    return out
+
+
+NEEDS_LEARNER = ("margin", "entropy", "least_confidence", "hybrid", "disagreement")
+
+
+def cold_start(s: Signals) -> str:
+    """The strategy to use while the learner is not trained yet.
+
+    ``disagreement`` without a learner (LLM confidence and cross-model agreement) when other
+    models' answers are recorded, ``llm_confidence`` when only the LLM's confidence is, else
+    ``diversity``.
+    """
+    if s.llm_agreement is not None and np.isfinite(s.llm_agreement).any():
+        return "disagreement"
+    if np.isfinite(s.llm_confidence).any():
+        return "llm_confidence"
+    return "diversity"
 
 
 @strategy("in_order")
@@ -187,6 +391,10 @@ def default_learner() -> Any:
     return LogisticRegression(C=4.0, max_iter=300)
 
 
+# The strategies shipped here (a worker process has these, not ones defined in a notebook).
+_BUILTIN: dict[str, Strategy] = dict(STRATEGIES)
+
+
 @dataclass(frozen=True)
 class QueueItem:
     """One item to review next, and why."""
@@ -236,6 +444,10 @@ class Selector:
     min_labels : below this many human labels (or with one class) the learner is not used.
     distill : also train on valid LLM proposals, weighted by their confidence.
     seed : the same seed and the same decisions give the same queue.
+    worker : where background refits run: ``"process"`` (default; a low-priority worker process,
+        so a refit never holds the kernel's GIL while the view waits, see ``refit_worker.py``)
+        or ``"thread"``. Strategies registered in the notebook, and estimators or embeddings
+        that cannot be pickled, always refit in a thread.
 
     Examples
     --------
@@ -255,6 +467,7 @@ class Selector:
         seed: int = 0,
         debounce: float = 0.3,
         sync_limit: int = 20_000,
+        worker: str = "process",
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose from {sorted(STRATEGIES)}")
@@ -262,6 +475,8 @@ class Selector:
             raise ValueError("explore must be between 0 and 1")
         if estimator is not None and not hasattr(estimator, "predict_proba"):
             raise TypeError("estimator must have predict_proba")
+        if worker not in ("process", "thread"):
+            raise ValueError(f"worker must be 'process' or 'thread', got {worker!r}")
         self.strategy = strategy
         self.estimator = estimator
         self.embeddings = embeddings
@@ -271,6 +486,7 @@ class Selector:
         self.seed = seed
         self.debounce = debounce
         self.sync_limit = sync_limit
+        self.worker = worker
         self.status = SelectorStatus(strategy=strategy)
         self._session: Session | None = None
         self._ids: np.ndarray = np.array([], dtype=object)
@@ -283,6 +499,8 @@ class Selector:
         self._dirty = False
         self._listeners: list[Callable[[], None]] = []
         self._predicted: dict[str, str] = {}  # the learner's label for each open item
+        self._key = uuid.uuid4().hex  # this selector's name in the worker process
+        weakref.finalize(self, refit_worker.forget, self._key)
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, session: Session) -> Selector:
@@ -338,8 +556,13 @@ class Selector:
         with self._lock:
             self._running, self._dirty, self._timer = True, False, None
         try:
-            self.refit()
+            if self._use_worker_process():
+                self._refit_in_worker()
+            else:
+                self.refit()
         except Exception as exc:  # a failed refit must never break labeling
+            if refit_worker.closing():
+                return  # the process is exiting; nobody waits for this ranking
             log.exception("selector refit failed")
             self.status.errors = [*self.status.errors[-4:], f"{type(exc).__name__}: {exc}"]
         finally:
@@ -350,6 +573,39 @@ class Selector:
             fn()
         if again:
             self.notify()
+
+    def _use_worker_process(self) -> bool:
+        if self.worker != "process" or STRATEGIES.get(self.strategy) is not _BUILTIN.get(
+            self.strategy
+        ):
+            return False  # a strategy defined in the notebook exists only in this process
+        try:
+            pickle.dumps((self.estimator, self.embeddings))
+        except Exception:
+            log.info("selector settings cannot be pickled: refitting in a thread")
+            self.worker = "thread"
+            return False
+        return True
+
+    def _refit_in_worker(self) -> None:
+        if self._session is None:
+            raise RuntimeError("attach the selector to a session first")
+        seen_done = set(self._done)  # decisions made during the refit are not in its ranking
+        settings = {
+            "strategy": self.strategy,
+            "estimator": self.estimator,
+            "embeddings": self.embeddings,
+            "explore": self.explore,
+            "min_labels": self.min_labels,
+            "distill": self.distill,
+            "seed": self.seed,
+        }
+        ranking, predicted, status = refit_worker.refit(
+            self._key, settings, str(self._session.store.path), self._session.task
+        )
+        self._ranking, self._predicted = ranking, predicted
+        self._done -= seen_done
+        self.status = replace(status, refits=self.status.refits + 1, errors=self.status.errors)
 
     def wait(self, timeout: float = 30.0) -> None:
         """Block until no refit is pending or running (for scripts and tests)."""
@@ -387,6 +643,7 @@ class Selector:
         if self._session is None:
             raise RuntimeError("attach the selector to a session first")
         t0 = time.perf_counter()
+        seen_done = set(self._done)  # decisions made during the refit are not in its ranking
         frame = _read_state(str(self._session.store.path))
         task = self._session.task
         learns = self.strategy not in ("in_order", "random")
@@ -399,28 +656,39 @@ class Selector:
         open_mask = ~decided & ~skipped
         rng = np.random.default_rng([self.seed, int(decided.sum())])
         classes = list(task.names)
+        llm_idx = (
+            frame["llm"]
+            .map(
+                lambda v: (
+                    classes.index(v[0]) if isinstance(v, list) and v and v[0] in classes else -1
+                )
+            )
+            .to_numpy()
+            .astype(int)
+        )
+        confidence = frame["confidence"].to_numpy(float)
+        agreement = frame["agreement"].to_numpy(float)
+        reviewed = None
+        if self.strategy in ("disagreement", "hybrid") and not task.multi_label:
+            reviewed = _reviewed(frame, decided, llm_idx, confidence, agreement)
         if learns:
-            proba, note = self._fit_predict(frame, decided, open_mask, classes, rng)
+            proba, note = self._fit_predict(frame, decided, open_mask, classes, rng, reviewed)
         else:
             proba, note = None, f"{self.strategy}: no learner"
         open_idx = np.flatnonzero(open_mask)
-        llm_idx = frame["llm"].map(
-            lambda v: classes.index(v[0]) if isinstance(v, list) and v and v[0] in classes else -1
-        )
         signals = Signals(
             proba=proba,
             classes=classes,
-            llm_label=llm_idx.to_numpy()[open_idx].astype(int),
-            llm_confidence=frame["confidence"].to_numpy(float)[open_idx],
-            llm_agreement=frame["agreement"].to_numpy(float)[open_idx],
+            llm_label=llm_idx[open_idx],
+            llm_confidence=confidence[open_idx],
+            llm_agreement=agreement[open_idx],
             features=None if self._features is None else self._features[open_idx],
             rng=rng,
+            reviewed=reviewed,
         )
         name = self.strategy
-        needs_learner = ("margin", "entropy", "least_confidence", "hybrid", "disagreement")
-        if proba is None and name in needs_learner:
-            has_conf = np.isfinite(signals.llm_confidence).any()
-            name = "llm_confidence" if has_conf else "diversity"
+        if proba is None and name in NEEDS_LEARNER:
+            name = cold_start(signals)
         scores = STRATEGIES[name](signals) if len(open_idx) else np.array([])
         if proba is not None and not self._session.task.multi_label:
             best = np.asarray(classes)[proba.argmax(axis=1)]
@@ -434,7 +702,7 @@ class Selector:
             for i in frame.loc[skipped, "item_id"].head(max(0, 5000 - len(ranking)))
         ]
         self._ranking = ranking + back
-        self._done = set()
+        self._done -= seen_done
         self.status = SelectorStatus(
             trained=proba is not None,
             labels=int(decided.sum()),
@@ -467,7 +735,13 @@ class Selector:
         open_mask: np.ndarray,
         classes: list[str],
         rng: np.random.Generator,
+        reviewed: Reviewed | None = None,
     ) -> tuple[np.ndarray | None, str]:
+        """Train the learner and predict the open items.
+
+        With ``reviewed`` (single-label tasks, enough reviewed LLM errors and hits for the
+        error model), also fill ``reviewed.proba`` with out-of-fold probabilities.
+        """
         n = int(decided.sum())
         if self._features is None:
             return None, "no usable text features (empty or identical texts): not learning"
@@ -487,7 +761,7 @@ class Selector:
             why = f"cold start: {n} human label(s)"
             if n and len(distinct) < 2:
                 why += ", one class only"
-            return None, why + "; ranking by LLM confidence, else diversity"
+            return None, why + "; ranking by LLM doubt (confidence, other models), else diversity"
         multi = self._session is not None and self._session.task.multi_label
         est = clone(self.estimator) if self.estimator is not None else default_learner()
         x = self._features[x_idx]
@@ -502,6 +776,11 @@ class Selector:
             return proba, f"learner trained on {n} human labels (multi-label)"
         flat = [v[0] for v in y]
         est.fit(x, flat, sample_weight=weights)
+        if reviewed is not None and error_model_ready(reviewed):
+            # human labels only (not distilled LLM labels), rows in the order of `decided`
+            reviewed.proba = out_of_fold_proba(
+                est, x[:n], flat[:n], classes, seed=int(rng.integers(2**31))
+            )
         seen = list(est.classes_)
         proba = np.zeros((x_open.shape[0], len(classes)))
         proba[:, [classes.index(c) for c in seen]] = est.predict_proba(x_open)
@@ -583,7 +862,19 @@ def _reason(name: str, s: Signals, pos: int, score: float) -> str:
         return f"{lead} (margin {gap:.2f}) · {llm}"
     if name == "disagreement" and s.proba is not None and s.llm_label[pos] >= 0:
         p_llm = s.proba[pos, s.llm_label[pos]]
+        if s.reviewed is not None and error_model_ready(s.reviewed):
+            n = int((s.reviewed.llm_label >= 0).sum())
+            return (
+                f"likely LLM error (P={score:.2f}, learned from {n} reviewed) · "
+                f"learner p={p_llm:.2f} for its label · {llm}"
+            )
         return f"learner doubts the LLM (p={p_llm:.2f} for its label) · {llm}"
+    if name == "disagreement" and s.proba is not None:
+        return f"no LLM label: learner unsure (margin {1 - score:.2f})"
+    if name == "disagreement":
+        agree = np.nan if s.llm_agreement is None else s.llm_agreement[pos]
+        others = f"{agree:.0%} of other LLM answers agree" if np.isfinite(agree) else ""
+        return " · ".join(x for x in ("LLM doubted", others, llm) if x)
     if name == "entropy":
         return f"learner unsure (entropy {score:.2f}) · {llm}"
     if name == "least_confidence":
@@ -595,6 +886,24 @@ def _reason(name: str, s: Signals, pos: int, score: float) -> str:
     if name == "in_order":
         return "next in pool"
     return name
+
+
+def _reviewed(
+    frame: pd.DataFrame,
+    decided: np.ndarray,
+    llm_idx: np.ndarray,
+    confidence: np.ndarray,
+    agreement: np.ndarray,
+) -> Reviewed:
+    """The decided items' LLM signals and whether the LLM was wrong (``proba`` filled later)."""
+    idx = np.flatnonzero(decided)
+    human = frame["human"].to_numpy()[idx]
+    llm = frame["llm"].to_numpy()[idx]
+    wrong = np.array(
+        [isinstance(m, list) and list(h) != list(m) for h, m in zip(human, llm, strict=True)],
+        dtype=bool,
+    )
+    return Reviewed(None, llm_idx[idx], confidence[idx], agreement[idx], wrong)
 
 
 def _read_state(path: str) -> pd.DataFrame:

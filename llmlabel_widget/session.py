@@ -800,14 +800,16 @@ class Session:
         out["total"] = sum(counts.values())
         return out
 
-    def agreement(self) -> dict[str, float | int | None]:
+    def agreement(self, counts: Mapping[str, int] | None = None) -> dict[str, float | int | None]:
         """How often humans kept the LLM's proposal, with a 95% Wilson interval.
 
         Counts items whose current decision is an accept or a correction of a valid
         proposal (``n``); ``rate`` is accepts / n, or None before the first such decision.
-        Cheap (one SQL query), so a view can show it after every decision.
+        Cheap (one SQL query), so a view can show it after every decision; ``counts`` (from
+        ``store.decision_counts()``) saves even that when the caller has them.
         """
-        counts = self.store.decision_counts()
+        if counts is None:
+            counts = self.store.decision_counts()
         k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
         if n == 0:
             return {"rate": None, "low": None, "high": None, "n": 0}

@@ -188,10 +188,23 @@ class Store:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a session setting."""
-        with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    def set_meta(self, key: str, value: str, *, durable: bool = True) -> None:
+        """Store a session setting.
+
+        ``durable=False`` skips the fsync, for view state such as the item on screen: the value
+        survives the process being killed, not a power cut (the next durable write flushes it).
+        """
+        if durable:
+            with self.transaction() as conn:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            return
+        with self._lock:  # the pragma is per connection: no other write may slip in meanwhile
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self.transaction() as conn:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
 
     # -- items ---------------------------------------------------------------------------
     def item_hashes(self) -> dict[str, str]:
@@ -232,7 +245,9 @@ class Store:
 
     def count_items(self) -> int:
         """Number of items in the pool."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        # Items are only ever appended (never deleted) and seq is the rowid, so the largest seq
+        # is the count: an index lookup instead of a scan of the pool on every redraw.
+        return int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM items").fetchone()[0])
 
     def item(self, item_id: str) -> dict[str, Any] | None:
         """One item's text and metadata."""

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,7 @@ class Labeler(anywidget.AnyWidget):
         # Cost of the Python side of each intent, read by bench/ui_latency.py.
         self._handler_seconds = 0.0
         self._handler_calls = 0
+        self._handler_recent: deque[float] = deque(maxlen=1000)
         self._dropped = 0
         self._memo: dict[str, Any] = {}
         keys = _normalise_shortcuts(shortcuts, self._names)
@@ -208,8 +210,10 @@ class Labeler(anywidget.AnyWidget):
             logger.exception("Labeler could not handle a %r intent", kind)
             self._fail(exc)
         finally:
-            self._handler_seconds += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self._handler_seconds += took
             self._handler_calls += 1
+            self._handler_recent.append(took)
 
     def _dispatch(self, content: object) -> None:
         if not isinstance(content, dict):
@@ -383,7 +387,7 @@ class Labeler(anywidget.AnyWidget):
                 self.progress = self._progress()
             if current is not None:  # so a restarted kernel resumes on this very item
                 self._session.store.set_meta(
-                    f"labeler:{self._annotator}:current", current["item_id"]
+                    f"labeler:{self._annotator}:current", current["item_id"], durable=False
                 )
         finally:
             self._memo = {}
@@ -450,7 +454,7 @@ class Labeler(anywidget.AnyWidget):
         counts, total = self._counts()
         agreement = {
             k: (float(v) if isinstance(v, float) else v)
-            for k, v in self._session.agreement().items()
+            for k, v in self._session.agreement(counts).items()
         }
         return {
             "done": sum(counts.get(k, 0) for k in _DECIDED),

@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
 from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
-from llmlabel_widget.selector import STRATEGIES, Selector, Signals
+from llmlabel_widget.selector import (
+    MIN_OUTCOMES,
+    STRATEGIES,
+    Reviewed,
+    Selector,
+    Signals,
+    cold_start,
+    error_model,
+    error_model_ready,
+    out_of_fold_proba,
+)
 
 
 def signals(proba, llm_label=None, conf=None):
@@ -216,3 +227,94 @@ def test_decisions_record_the_learners_prediction_for_its_learning_curve(gwsd_se
     assert {"n_labels", "accuracy", "low", "high", "n"} <= set(curve.columns)
     assert curve["n"].sum() == len(with_pred)
     assert curve["accuracy"].between(0, 1).all()
+
+
+def planted(n, seed, *, wrong_label=1):
+    """Signals where the LLM is wrong exactly when it says class ``wrong_label`` (1 of 3).
+
+    LLM confidence and the learner say nothing about it, so the hand-set geometric score
+    cannot find these errors; a model learned from reviewed outcomes can.
+    """
+    rng = np.random.default_rng(seed)
+    llm = rng.integers(0, 3, n)
+    proba = rng.dirichlet([1, 1, 1], n)
+    conf = rng.uniform(0.5, 1.0, n)
+    return Signals(proba, ["a", "b", "c"], llm, conf, None, rng), llm == wrong_label
+
+
+def test_error_model_learns_which_llm_answers_are_wrong_from_reviewed_items():
+    past, wrong = planted(60, 1)
+    s, truth = planted(300, 2)
+    s.reviewed = Reviewed(past.proba, past.llm_label, past.llm_confidence, None, wrong)
+    assert error_model_ready(s.reviewed)
+    p = error_model(s)
+    assert p is not None
+    top = np.argsort(-STRATEGIES["disagreement"](s), kind="stable")[: truth.sum()]
+    assert truth[top].mean() > 0.9  # planted errors first
+    assert p[truth].min() > p[~truth].max()
+    s.reviewed = None  # without outcomes: the hand-set score, which cannot see them
+    top = np.argsort(-STRATEGIES["disagreement"](s), kind="stable")[: truth.sum()]
+    assert truth[top].mean() < 0.6
+
+
+def test_error_model_falls_back_with_too_few_reviewed_outcomes():
+    past, wrong = planted(60, 1)
+    s, _ = planted(100, 2)
+    few = wrong & (np.cumsum(wrong) <= MIN_OUTCOMES - 1)  # only 4 reviewed LLM errors
+    keep = few | ~wrong
+    s.reviewed = Reviewed(
+        past.proba[keep], past.llm_label[keep], past.llm_confidence[keep], None, few[keep]
+    )
+    assert not error_model_ready(s.reviewed)
+    assert error_model(s) is None
+    geometric = STRATEGIES["disagreement"](
+        Signals(s.proba, s.classes, s.llm_label, s.llm_confidence, None, s.rng)
+    )
+    np.testing.assert_allclose(STRATEGIES["disagreement"](s), geometric)
+
+
+def test_out_of_fold_probabilities_do_not_see_their_own_label():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 300))
+    y = rng.choice(["a", "b"], 100)  # pure noise: a learner can only memorise it
+    est = LogisticRegression(C=100.0, max_iter=1000)
+    in_sample = est.fit(x, y).predict_proba(x)
+    oof = out_of_fold_proba(est, x, y, ["a", "b"], folds=5)
+    hit = lambda p: np.mean(np.array(["a", "b"])[p.argmax(axis=1)] == y)  # noqa: E731
+    assert hit(in_sample) > 0.95
+    assert 0.3 < hit(oof) < 0.7
+    assert np.allclose(oof.sum(axis=1), 1.0)
+
+
+def test_cold_start_prefers_cross_model_agreement_when_recorded():
+    n = 6
+
+    def cold(conf, agree=None):
+        return Signals(
+            None, ["a", "b"], np.zeros(n, int), conf, None, np.random.default_rng(0), agree
+        )
+
+    s = cold(np.full(n, np.nan), np.array([1.0, 0.0, 0.5, 1.0, 0.25, 1.0]))
+    assert cold_start(s) == "disagreement"
+    assert list(np.argsort(-STRATEGIES["disagreement"](s), kind="stable")[:3]) == [1, 4, 2]
+    assert cold_start(cold(np.linspace(0.5, 1, n), np.full(n, np.nan))) == "llm_confidence"
+    assert cold_start(cold(np.full(n, np.nan))) == "diversity"
+
+
+def test_live_disagreement_learns_from_reviewed_errors(gwsd_session, gwsd):
+    gold = gwsd.set_index("id")["gold_label"]
+    gwsd_session.selector = Selector(strategy="disagreement", explore=0.0)
+    llm = gwsd.set_index("id")["llm_label"]
+    reviewed = []
+    for _ in range(40):  # least confident first: the LLM's errors come early
+        item = gwsd_session.queue(1)[0]
+        reviewed.append(item.item_id)
+        gwsd_session.decide(item.item_id, gold[item.item_id], annotator="gold")
+    assert (llm[reviewed] != gold[reviewed]).sum() >= MIN_OUTCOMES
+    gwsd_session.selector.refit()
+    q = gwsd_session.queue(20)
+    assert gwsd_session.selector.status.trained
+    assert "learned from 40 reviewed" in q[0].reason
+    # the learned model still ranks the LLM's errors first among the open items
+    hits = np.mean([llm[x.item_id] != gold[x.item_id] for x in q])
+    assert hits > 2 * (llm != gold).mean()

@@ -358,3 +358,19 @@ def test_agreement_counts_accepts_among_reviewed_proposals(session):
     # Wilson 95% interval for 2/3 (statsmodels proportion_confint(2, 3, method="wilson"))
     assert got["low"] == pytest.approx(0.2077, abs=1e-4)
     assert got["high"] == pytest.approx(0.9385, abs=1e-4)
+
+
+def test_view_state_write_skips_fsync_but_decisions_stay_fully_synced(session):
+    store = session.store
+    store.set_meta("labeler:me:current", "x", durable=False)
+    assert store.get_meta("labeler:me:current") == "x"
+    # the relaxed setting applied to that one write only: decisions still fsync on commit
+    assert store.query("PRAGMA synchronous") == [(2,)]  # 2 = FULL
+
+
+def test_count_items_follows_additions(db, gwsd, gwsd_task):
+    s = Session.open(db, data=gwsd[["id", "text"]].head(50), task=gwsd_task)
+    assert s.store.count_items() == 50
+    s.add(gwsd[["id", "text"]].head(80))  # 30 new, 50 known
+    assert s.store.count_items() == 80
+    assert s.store.count_items() == s.store.query("SELECT COUNT(*) FROM items")[0][0]
