@@ -68,12 +68,14 @@ def main() -> None:
     for i in picked["id"]:
         s.decide(i, gold[i], annotator="bench")
     sel.wait()
-    refits = []
-    for _ in range(5):
+    refits, waits = [], []
+    for _ in range(5):  # as after a decision: a background refit in the worker process
         t = time.perf_counter()
-        sel.refit()
-        refits.append(time.perf_counter() - t)
-        print(f"    refit {refits[-1]:.2f} s", flush=True)
+        sel.notify()
+        sel.wait(timeout=600)
+        waits.append(time.perf_counter() - t - sel.debounce)
+        refits.append(sel.status.refit_seconds)
+        print(f"    refit {refits[-1]:.2f} s (result back after {waits[-1]:.2f} s)", flush=True)
     taken = []
     for _ in range(500):
         t = time.perf_counter()
@@ -91,8 +93,9 @@ def main() -> None:
         f" featurise pool + first rank in the background: {t_attach:.2f} s"
     )
     print(
-        f"  refit + re-rank (background): median {np.median(refits):.2f} s, "
-        f"max {max(refits):.2f} s   [target < 2 s]"
+        f"  refit + re-rank (background, {sel.worker}): median {np.median(refits):.2f} s, "
+        f"max {max(refits):.2f} s; with the hand-over to the kernel median "
+        f"{np.median(waits):.2f} s   [target < 2 s]"
     )
     print(
         f"  take next item: p50 {np.percentile(ms, 50):.3f} ms, p95 {np.percentile(ms, 95):.3f} ms,"

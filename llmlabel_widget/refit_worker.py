@@ -34,7 +34,7 @@ NICE = 19  # where SCHED_IDLE is missing: below the interactive processes
 # Results come back in pieces: unpickling holds the kernel's GIL, and 5,000 queue entries in one
 # piece would hold it for tens of ms; a piece of 200 takes about 1 ms.
 RANKING_PIECE = 200
-PREDICTED_PIECE = 5_000
+PREDICTED_PIECE = 2_000
 
 
 class WorkerError(RuntimeError):
@@ -151,7 +151,10 @@ def _serve(conn: Connection) -> None:
         except Exception as exc:
             replies = [("error", f"{type(exc).__name__}: {exc}")]
         else:
-            ranking, predicted = selector._ranking, list(selector._predicted.items())
+            ranking = selector._ranking
+            # The learner's label is recorded with a decision; decisions come from the queue.
+            known = selector._predicted
+            predicted = [(q.item_id, known[q.item_id]) for q in ranking if q.item_id in known]
             replies = [
                 *(
                     ("ranking", ranking[i : i + RANKING_PIECE])
