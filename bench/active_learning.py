@@ -1,6 +1,6 @@
 """Active learning on real labeled data: learning curves, and finding the LLM's errors.
 
-Run: python bench/active_learning.py [--seeds 3]
+Run: python bench/active_learning.py [--seeds 3] [--skip-curves | --skip-errors] [--only NAME]
      python bench/active_learning.py --data FILE.csv --text COL --gold COL [--llm COL
          [--confidence COL] [--other-llms COL COL ...]]
 
@@ -10,7 +10,9 @@ Run: python bench/active_learning.py [--seeds 3]
     after every few decisions, the replay refits after every small step of
     max(10, 5% of the labels so far) new labels (never stepping over a grid point), and
     measures test accuracy at the grid points. Random is drawn in the same steps; every
-    strategy starts from the same random labels for a seed.
+    strategy starts from the same random labels for a seed. Each step takes the top of the
+    strategy's ranking, as a reviewer working down the live queue would: the uncertainty
+    strategies are batch-aware (`selector.spread`), so a step is not spent on near-duplicates.
 (b) With recorded LLM labels: replay the review loop (the learner learns only from the gold
     labels "reviewed" so far) and report, after reviewing 5%, 10% and 20% of the items, the lift
     (share of reviewed items that were LLM errors / overall LLM error rate; random = 1.0), per
@@ -330,7 +332,9 @@ def main() -> None:
     ap.add_argument("--llm")
     ap.add_argument("--confidence")
     ap.add_argument("--other-llms", nargs="*", default=[])
-    ap.add_argument("--skip-curves", action="store_true")
+    ap.add_argument("--skip-curves", action="store_true", help="only (b)")
+    ap.add_argument("--skip-errors", action="store_true", help="only (a)")
+    ap.add_argument("--only", help="only the data sets whose name starts with this")
     args = ap.parse_args()
     if args.data:
         df = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
@@ -350,11 +354,15 @@ def main() -> None:
             )
     else:
         curves, errors = shipped()
+    if args.only:
+        curves = [d for d in curves if d.name.startswith(args.only)]
+        errors = [d for d in errors if d.name.startswith(args.only)]
     if not args.skip_curves:
         for d in curves:
             learning_curves(d, args.seeds)
-    for d in errors:
-        error_discovery(d, args.seeds)
+    if not args.skip_errors:
+        for d in errors:
+            error_discovery(d, args.seeds)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import clone
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from . import refit_worker
 from .store import NOT_TRIAL
@@ -94,25 +94,68 @@ def _sorted_proba(s: Signals) -> np.ndarray:
     return np.sort(_proba(s), axis=1)[:, ::-1]
 
 
-@strategy("least_confidence")
-def least_confidence(s: Signals) -> np.ndarray:
-    """1 - the learner's top probability."""
-    return 1.0 - _sorted_proba(s)[:, 0]
-
-
-@strategy("margin")
-def margin(s: Signals) -> np.ndarray:
-    """1 - (top probability - second): small margins first."""
+def _top_margin(s: Signals) -> np.ndarray:
     p = _sorted_proba(s)
     second = p[:, 1] if p.shape[1] > 1 else 0.0
     return 1.0 - (p[:, 0] - second)
 
 
+SPREAD_CANDIDATES = 500  # the most uncertain items that take turns across clusters
+
+
+def spread(s: Signals, uncertainty: np.ndarray) -> np.ndarray:
+    """Batch-aware order for an uncertainty score (Cluster-Margin, Citovsky et al. 2021).
+
+    Between two refits the reviewer works down one ranking, and the most uncertain items
+    tend to sit together (the same words, the same kind of sentence): labeling several of
+    them teaches the learner little more than labeling one. So the ``SPREAD_CANDIDATES``
+    most uncertain items are grouped by average-linkage clustering on the cosine distance of
+    their features into half as many clusters, and the clusters take turns: each cluster's
+    most uncertain item first (in order of uncertainty), then each one's second, and so on.
+    The candidates' scores are their own values permuted into that order (minus a tie-breaking
+    1e-9 per place), the rest keep theirs: the scores still read as uncertainty. Without
+    features the order is plain uncertainty.
+    """
+    u = np.asarray(uncertainty, dtype=float)
+    m = min(len(u), SPREAD_CANDIDATES)
+    if s.features is None or m < 4:
+        return u
+    cand = np.argsort(-u, kind="stable")[:m]
+    x = normalize(s.features[cand])
+    sim = x @ x.T
+    dist = np.clip(1.0 - (sim.toarray() if sparse.issparse(sim) else np.asarray(sim)), 0.0, 2.0)
+    np.fill_diagonal(dist, 0.0)
+    cluster = AgglomerativeClustering(
+        n_clusters=m // 2, metric="precomputed", linkage="average"
+    ).fit_predict(dist)
+    turn = np.zeros(m, dtype=int)  # the place of each candidate within its cluster
+    taken: dict[int, int] = {}
+    for i, c in enumerate(cluster.tolist()):
+        turn[i] = taken.get(c, 0)
+        taken[c] = turn[i] + 1
+    order = np.lexsort((np.arange(m), turn))
+    out = u - 1e-9 * m
+    out[cand[order]] = u[cand] - 1e-9 * np.arange(m)
+    return out
+
+
+@strategy("least_confidence")
+def least_confidence(s: Signals) -> np.ndarray:
+    """1 - the learner's top probability, batch-aware (:func:`spread`)."""
+    return spread(s, 1.0 - _sorted_proba(s)[:, 0])
+
+
+@strategy("margin")
+def margin(s: Signals) -> np.ndarray:
+    """1 - (top probability - second): small margins first, batch-aware (:func:`spread`)."""
+    return spread(s, _top_margin(s))
+
+
 @strategy("entropy")
 def entropy(s: Signals) -> np.ndarray:
-    """Shannon entropy of the learner's prediction."""
+    """Shannon entropy of the learner's prediction, batch-aware (:func:`spread`)."""
     p = np.clip(_proba(s), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
+    return spread(s, -(p * np.log(p)).sum(axis=1))
 
 
 @strategy("llm_confidence")
@@ -139,7 +182,7 @@ def disagreement(s: Signals) -> np.ndarray:
     score = learned if learned is not None else _geometric_doubt(s)
     if s.proba is None:
         return score
-    return np.where(has, score, margin(s))
+    return np.where(has, score, _top_margin(s))
 
 
 def _geometric_doubt(s: Signals) -> np.ndarray:
@@ -362,7 +405,7 @@ def hybrid(s: Signals) -> np.ndarray:
     """Default: the mean rank of learner uncertainty (margin) and likely LLM error."""
     if s.proba is None:
         return low_llm_confidence(s)
-    return 0.5 * _rank(margin(s)) + 0.5 * _rank(disagreement(s))
+    return 0.5 * _rank(_top_margin(s)) + 0.5 * _rank(disagreement(s))
 
 
 def _rank(x: np.ndarray) -> np.ndarray:
@@ -875,10 +918,11 @@ def _reason(name: str, s: Signals, pos: int, score: float) -> str:
         agree = np.nan if s.llm_agreement is None else s.llm_agreement[pos]
         others = f"{agree:.0%} of other LLM answers agree" if np.isfinite(agree) else ""
         return " · ".join(x for x in ("LLM doubted", others, llm) if x)
-    if name == "entropy":
-        return f"learner unsure (entropy {score:.2f}) · {llm}"
-    if name == "least_confidence":
-        return f"learner unsure (top p {1 - score:.2f}) · {llm}"
+    if name == "entropy" and s.proba is not None:  # scores are permuted by `spread`
+        p = np.clip(s.proba[pos], 1e-12, 1.0)
+        return f"learner unsure (entropy {float(-(p * np.log(p)).sum()):.2f}) · {llm}"
+    if name == "least_confidence" and s.proba is not None:
+        return f"learner unsure (top p {float(s.proba[pos].max()):.2f}) · {llm}"
     if name == "llm_confidence":
         return f"low {llm}"
     if name == "diversity":

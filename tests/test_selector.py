@@ -41,6 +41,27 @@ def test_uncertainty_strategies_rank_the_unsure_item_first():
         assert int(np.argmax(STRATEGIES[name](s))) == 1, name
 
 
+def test_uncertainty_strategies_spread_a_batch_over_clusters():
+    # items 0-2 are near-duplicates and the most uncertain; 3-7 are distinct, a little less so
+    rng = np.random.default_rng(0)
+    dup = rng.random(50)
+    features = np.vstack(
+        [dup + 0.01 * rng.random(50) for _ in range(3)] + [np.eye(50)[i] for i in range(5)]
+    )
+    top = [0.50, 0.51, 0.52, 0.55, 0.56, 0.57, 0.58, 0.59]
+    s = signals([[p, 1 - p] for p in top])
+    plain = STRATEGIES["margin"](s)  # no features: plain uncertainty order
+    assert set(np.argsort(-plain)[:3]) == {0, 1, 2}
+    s.features = features
+    for name in ("margin", "entropy", "least_confidence"):
+        scores = STRATEGIES[name](s)
+        first = np.argsort(-scores, kind="stable")[:3]
+        assert first[0] == 0, name  # the most uncertain item still leads
+        assert len(set(first) & {0, 1, 2}) == 1, (name, first)  # one near-duplicate per batch
+    # the scores are the uncertainty values, reordered
+    np.testing.assert_allclose(np.sort(STRATEGIES["margin"](s)), np.sort(plain), atol=1e-6)
+
+
 def test_disagreement_finds_labels_the_learner_doubts():
     # the LLM says class 0 everywhere; the learner disagrees most on item 2
     s = signals([[0.9, 0.1], [0.6, 0.4], [0.1, 0.9]], llm_label=[0, 0, 0], conf=[0.9, 0.9, 0.9])
