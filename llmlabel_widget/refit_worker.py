@@ -2,9 +2,10 @@
 
 A refit on a big pool is seconds of pandas/SciPy/scikit-learn work. Run in a thread of the
 kernel it holds the GIL for stretches of up to ~100 ms, and a widget message arriving meanwhile
-waits: with the 100,000-item pool of ``bench/ui_latency.py`` that alone took the key-to-paint p95
-from 35 ms (no learner) to 61 ms. In a process of its own the refit only competes for a CPU,
-and only for CPU time the browser, the server and the kernel leave idle.
+waits: on the 100,000-item pool of ``bench/ui_latency.py`` (a key every 0.5 s, refits running
+during most of them) the key-to-paint p95 was 132 ms with refits in a kernel thread and 38 ms
+with this worker. In a process of its own the refit only competes for a CPU, and only for CPU
+time the browser, the server and the kernel leave idle.
 
 One worker process (started with ``spawn``: forking a kernel with threads is unsafe) serves
 every :class:`~llmlabel_widget.selector.Selector` of this Python process and keeps each one's

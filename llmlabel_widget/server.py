@@ -3,9 +3,11 @@
 Tornado keeps Nagle's algorithm on for websockets. A widget's answer to a key press is a few
 small frames (the kernel's "busy" status, the state update, "idle"); with Nagle the update waits
 until the browser acknowledges the "busy" frame, and browsers delay that ACK (40 ms on Linux).
-On this machine a trivial widget round trip takes 51 ms stock and 8.6 ms with TCP_NODELAY
-(``python bench/ui_latency.py`` measures the Labeler both ways). The flag costs a few more
-packets on the loopback or LAN link to the browser; nothing else changes.
+On the development machine a trivial widget round trip took 51 ms stock and 8.6 ms with
+TCP_NODELAY; for the Labeler, keys in quick succession get the next item painted in 62 ms stock
+and 22 ms with it (median; ``python bench/ui_latency.py --pace 0`` measures both ways).
+The flag costs a few more packets on the loopback or LAN link to the browser; nothing else
+changes.
 
 Installing the package enables the extension through
 ``etc/jupyter/jupyter_server_config.d/llmlabel_widget.json``; turn it off with
