@@ -120,7 +120,7 @@ class Store:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # refits read it from other threads and processes
         existed = self.path.exists() and self.path.stat().st_size > 0
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a store file")

@@ -176,3 +176,16 @@ def test_interrupting_the_kernel_leaves_the_worker_running(db, gwsd, gwsd_task, 
     assert worker_pid() == pid
     assert s.selector.status.errors == []
     assert s.selector.status.labels == 13
+
+
+def test_refits_find_the_store_after_the_notebook_changes_directory(
+    tmp_path, gwsd, gwsd_task, gold, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    s = open_session("rel.labels.db", gwsd, gwsd_task, Selector(seed=5))  # a relative path
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    decide_from_queue(s, gold, 12)
+    s.selector.wait(120)
+    assert s.selector.status.errors == []
+    assert s.selector.status.labels == 12
