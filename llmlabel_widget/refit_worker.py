@@ -106,7 +106,8 @@ def refit(
             worker.proc.kill()
             _worker = None
             raise WorkerError(f"the selector's worker process stopped ({exc!r})") from None
-        worker.known.add(key)
+        if kind == "done":  # the worker now holds this selector's settings
+            worker.known.add(key)
         worker.known.difference_update(gone)
     if kind == "error":
         raise WorkerError(piece)

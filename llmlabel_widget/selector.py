@@ -543,6 +543,7 @@ class Selector:
         self._listeners: list[Callable[[], None]] = []
         self._predicted: dict[str, str] = {}  # the learner's label for each open item
         self._key = uuid.uuid4().hex  # this selector's name in the worker process
+        self._picklable = False  # settings known to pickle (for the worker process)
         weakref.finalize(self, refit_worker.forget, self._key)
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -622,12 +623,14 @@ class Selector:
             self.strategy
         ):
             return False  # a strategy defined in the notebook exists only in this process
-        try:
-            pickle.dumps((self.estimator, self.embeddings))
-        except Exception:
-            log.info("selector settings cannot be pickled: refitting in a thread")
-            self.worker = "thread"
-            return False
+        if not self._picklable:  # checked once: embeddings can be large
+            try:
+                pickle.dumps((self.estimator, self.embeddings))
+            except Exception:
+                log.info("selector settings cannot be pickled: refitting in a thread")
+                self.worker = "thread"
+                return False
+            self._picklable = True
         return True
 
     def _refit_in_worker(self) -> None:

@@ -194,17 +194,15 @@ class Store:
         ``durable=False`` skips the fsync, for view state such as the item on screen: the value
         survives the process being killed, not a power cut (the next durable write flushes it).
         """
-        if durable:
-            with self.transaction() as conn:
-                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-            return
         with self._lock:  # the pragma is per connection: no other write may slip in meanwhile
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            if not durable:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             try:
                 with self.transaction() as conn:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             finally:
-                self._conn.execute("PRAGMA synchronous=FULL")
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous=FULL")
 
     # -- items ---------------------------------------------------------------------------
     def item_hashes(self) -> dict[str, str]:
