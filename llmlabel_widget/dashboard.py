@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -593,7 +593,7 @@ def write_report(
     fig.layout.title.text = f"{title} · {fig.layout.title.text.split(' · ', 1)[-1]}"
     chart = fig.to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})
     pool_note = str(summary.pool.attrs.get("note", ""))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         _table_html(summary.table, "Headline figures"),
         _table_html(summary.pool, "LLM accuracy on the whole pool", pool_note),

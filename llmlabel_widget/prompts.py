@@ -17,7 +17,6 @@ import numpy as np
 
 from .task import LabelTask
 
-TEMPLATE_REVISION = 1  # bump when the wording below changes: it changes every prompt version
 Demonstrations = Literal["random", "similar", "diverse"]
 
 
@@ -58,10 +57,15 @@ class PromptSpec:
 
 
 def prompt_version(task: LabelTask, spec: PromptSpec, model: str, extra: Mapping[str, Any]) -> str:
-    """A stable short hash of everything that shapes a request (task, template, model, options)."""
+    """A stable short hash of everything that shapes a request (task, template, model, options).
+
+    The hash covers the request as rendered (for a placeholder item and demonstration), so
+    any change to what is sent, label order and template wording included, is a new version.
+    """
+    demo = [("<demonstration>", task.names[:1])] if spec.shots else []
     payload = json.dumps(
         {
-            "template": TEMPLATE_REVISION,
+            "rendered": build_messages(task, spec, "<item>", demo),
             "task": json.loads(task.to_json()),
             "spec": asdict(spec),
             "model": model,

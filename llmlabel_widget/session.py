@@ -51,6 +51,17 @@ class AddReport:
 
 
 @dataclass(frozen=True)
+class _AddPlan:
+    """What adding a DataFrame would do, read before anything is written."""
+
+    total: int
+    rows: list[tuple[str, str, str, str | None]]  # new items: id, text, hash, metadata JSON
+    changed: tuple[str, ...]
+    fingerprint: str
+    known: list[str]  # fingerprints of earlier identical adds
+
+
+@dataclass(frozen=True)
 class Decision:
     """A recorded human decision, as returned by :meth:`Session.decide`."""
 
@@ -67,11 +78,36 @@ def content_hash(text: str) -> str:
 
 
 def _key(item_id: object) -> str:
+    """The stored form of an item id: ``7``, ``7.0`` and ``np.int64(7)`` are all ``"7"``.
+
+    pandas turns an integer id column into floats when it gains a missing value, so a
+    whole-number float must mean the same item as the integer it came from.
+    """
     if item_id is None or (isinstance(item_id, float) and np.isnan(item_id)):
         raise ValueError("item id must not be None/NaN")
     if isinstance(item_id, np.generic):
         item_id = item_id.item()
-    return str(item_id)
+    if isinstance(item_id, float):
+        if not np.isfinite(item_id):
+            raise ValueError(f"item id must be finite, got {item_id!r}")
+        if item_id.is_integer():
+            return str(int(item_id))
+    if isinstance(item_id, bool):
+        raise TypeError(f"item id must not be a bool, got {item_id!r}")
+    key = str(item_id)
+    _check_encodable(key, "item id")
+    return key
+
+
+def _check_encodable(text: str, what: str) -> None:
+    """Refuse text that UTF-8 can not store (a lone surrogate from a broken decode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} {text[:40]!r} is not valid Unicode ({exc.reason} at position "
+            f"{exc.start}); fix the text before adding it"
+        ) from None
 
 
 def _default_user() -> str:
@@ -143,24 +179,36 @@ class Session:
         """
         if task is not None and not isinstance(task, LabelTask):
             raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
+        _check_on_changed(on_changed)
         checked = None if data is None else _validate_frame(data, text=text, id=id)
-        store = Store(path)  # only after the data passed every check
-        stored = store.get_meta("task")
-        if stored is None:
-            if task is None:
-                store.close()
-                raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-            store.set_meta("task", task.to_json())
-        else:
-            old = LabelTask.from_json(stored)
+        target = Path(path)
+        is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
+        if is_new and task is None:
+            raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+        # Everything that can fail is checked before the first write, and the task and the
+        # new items are written in one transaction: a call that raises changes nothing.
+        store = Store(target)
+        try:
+            stored = store.get_meta("task")
+            old = None if stored is None else LabelTask.from_json(stored)
             if task is None:
                 task = old
-            elif task != old:
+            elif old is not None and task != old:
                 _check_compatible(old, task)
-                store.set_meta("task", task.to_json())
-        session = cls(store, task, annotator=annotator, user=user, selector=selector)
-        if data is not None and checked is not None:
-            session._add_checked(data, checked, text=text, id=id, on_changed=on_changed)
+            if task is None:  # an empty file left by an earlier failed open
+                raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+            session = cls(store, task, annotator=annotator, user=user, selector=selector)
+            plan = (
+                None
+                if data is None or checked is None
+                else (session._plan_add(data, checked, text, id))
+            )
+            session._apply_add(plan, on_changed, task=None if task == old else task)
+        except BaseException:
+            store.close()
+            if is_new:
+                store.remove_files()
+            raise
         return session
 
     def add(
@@ -172,20 +220,18 @@ class Session:
         on_changed: OnChanged = "error",
     ) -> AddReport:
         """Add the rows of ``data`` that are not yet in the store; return what happened."""
+        _check_on_changed(on_changed)
         checked = _validate_frame(data, text=text, id=id)
-        return self._add_checked(data, checked, text=text, id=id, on_changed=on_changed)
+        return self._apply_add(self._plan_add(data, checked, text, id), on_changed)
 
-    def _add_checked(
+    def _plan_add(
         self,
         data: pd.DataFrame,
         checked: tuple[list[str], list[str]],
-        *,
         text: str,
         id: str | None,
-        on_changed: OnChanged,
-    ) -> AddReport:
-        if on_changed not in ("error", "keep"):
-            raise ValueError(f"on_changed must be 'error' or 'keep', got {on_changed!r}")
+    ) -> _AddPlan:
+        """Read which rows are new, unchanged or changed; write nothing."""
         ids, texts = checked
         hashes = [content_hash(t) for t in texts]
         # Re-running the same cell is the common case: if exactly these rows were stored
@@ -193,24 +239,17 @@ class Session:
         fingerprint = hashlib.blake2b(
             "\n".join(ids).encode() + b"\0" + "".join(hashes).encode(), digest_size=16
         ).hexdigest()
-        if fingerprint in (self.store.get_meta("data_fingerprints") or "").split():
-            self.last_add = AddReport(added=0, unchanged=len(ids), changed=())
-            return self.last_add
+        known = (self.store.get_meta("data_fingerprints") or "").split()
+        if fingerprint in known:
+            return _AddPlan(len(ids), [], (), fingerprint, known)
         existing = self.store.item_hashes()
         new_mask = np.fromiter((i not in existing for i in ids), bool, len(ids))
+        _check_legacy_float_ids(existing, [i for i, new in zip(ids, new_mask, strict=True) if new])
         changed = tuple(
             i
             for i, h, new in zip(ids, hashes, new_mask, strict=True)
             if not new and existing[i] != h
         )
-        if changed and on_changed == "error":
-            shown = ", ".join(repr(c) for c in changed[:5])
-            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-            raise ValueError(
-                f"{len(changed)} item(s) changed text under the same id: {shown}{more}. "
-                "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
-                "keep the stored text."
-            )
         extra = [c for c in data.columns if c not in (text, id)]
         new_positions = np.flatnonzero(new_mask)
         metas: list[str | None] = [None] * len(new_positions)
@@ -221,15 +260,32 @@ class Session:
                 .splitlines()
             )
             metas = list(lines)
-        rows = ((ids[p], texts[p], hashes[p], m) for p, m in zip(new_positions, metas, strict=True))
-        added = self.store.add_items(rows) if len(new_positions) else 0
-        if not changed:
-            known = (self.store.get_meta("data_fingerprints") or "").split()[-9:]
-            self.store.set_meta("data_fingerprints", " ".join([*known, fingerprint]))
+        rows = [(ids[p], texts[p], hashes[p], m) for p, m in zip(new_positions, metas, strict=True)]
+        return _AddPlan(len(ids), rows, changed, fingerprint, known)
+
+    def _apply_add(
+        self, plan: _AddPlan | None, on_changed: OnChanged, *, task: LabelTask | None = None
+    ) -> AddReport:
+        """Write the new rows (and a changed task) in one transaction, or raise first."""
+        if plan is not None and plan.changed and on_changed == "error":
+            shown = ", ".join(repr(c) for c in plan.changed[:5])
+            more = f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else ""
+            raise ValueError(
+                f"{len(plan.changed)} item(s) changed text under the same id: {shown}{more}. "
+                "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
+                "keep the stored text."
+            )
+        meta = {} if task is None else {"task": task.to_json()}
+        if plan is not None and not plan.changed and plan.fingerprint not in plan.known:
+            meta["data_fingerprints"] = " ".join([*plan.known[-9:], plan.fingerprint])
+        rows = [] if plan is None else plan.rows
+        added = self.store.add_items(rows, meta=meta) if rows or meta else 0
+        if plan is None:
+            return AddReport(added=0, unchanged=0, changed=())
         report = AddReport(
             added=added,
-            unchanged=len(ids) - len(new_positions) - len(changed),
-            changed=changed,
+            unchanged=plan.total - len(plan.rows) - len(plan.changed),
+            changed=plan.changed,
         )
         self.last_add = report
         return report
@@ -316,9 +372,9 @@ class Session:
         proposal: Mapping[str, Any] | None,
         context: Mapping[str, Any] | None,
     ) -> Decision:
-        who = annotator or self.user
+        who = self.user if annotator is None else annotator
         if not isinstance(who, str) or not who.strip():
-            raise ValueError("annotator must be a non-empty string")
+            raise ValueError(f"annotator must be a non-empty string, got {who!r}")
         if note is not None and not isinstance(note, str):
             raise ValueError("note must be a string")
         if self._selector is not None and kind in ("accept", "correct", "label"):
@@ -935,7 +991,7 @@ def _validate_frame(data: object, *, text: str, id: str | None) -> tuple[list[st
     if pd.isna(raw_ids).any():
         bad = np.flatnonzero(pd.isna(raw_ids))[:5].tolist()
         raise ValueError(f"id column {id!r} has missing values at rows {bad}")
-    ids = pd.Series(raw_ids).astype(str).tolist()
+    ids = [_key(v) for v in raw_ids]
     dupes = pd.Series(ids).duplicated(keep=False)
     if dupes.any():
         shown = sorted(set(pd.Series(ids)[dupes]))[:5]
@@ -952,7 +1008,33 @@ def _validate_frame(data: object, *, text: str, id: str | None) -> tuple[list[st
             f"text column {text!r} has {int(not_str.sum())} value(s) that are not strings "
             f"(NaN/None/numbers), e.g. {'; '.join(examples)}"
         )
-    return ids, col.tolist()
+    texts = col.tolist()
+    try:  # one pass in C; only on failure look for the culprit
+        "\n".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        for item_id, value in zip(ids, texts, strict=True):
+            _check_encodable(value, f"the text of item {item_id!r}")
+    return ids, texts
+
+
+def _check_on_changed(on_changed: object) -> None:
+    if on_changed not in ("error", "keep"):
+        raise ValueError(f"on_changed must be 'error' or 'keep', got {on_changed!r}")
+
+
+def _check_legacy_float_ids(existing: Mapping[str, str], new_ids: Sequence[str]) -> None:
+    """Refuse ids that an older release stored in float form ("7.0" for item 7)."""
+    if not new_ids:
+        return
+    as_float = {i[:-2]: i for i in existing if i.endswith(".0") and i[:-2].lstrip("-").isdigit()}
+    clash = [(i, as_float[i]) for i in new_ids if i in as_float]
+    if clash:
+        shown = ", ".join(f"{new!r} (stored as {old!r})" for new, old in clash[:5])
+        raise ValueError(
+            f"{len(clash)} id(s) match items stored with a float id: {shown}. Nothing was "
+            "added. Pass those ids as strings in the stored form "
+            "(df[id] = df[id].map('{:.1f}'.format)) or start a new store."
+        )
 
 
 def _check_compatible(old: LabelTask, new: LabelTask) -> None:

@@ -8,6 +8,7 @@ the log, so the full history stays auditable and two processes can append at onc
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -109,7 +110,25 @@ _LATEST_PROPOSAL = (
 
 
 class StoreError(ValueError):
-    """The file is not a usable llmlabel-widget store."""
+    """The file is not a usable llmlabel-widget store, or it can not be written."""
+
+
+def _cause(exc: sqlite3.Error) -> str:
+    """Say what an SQLite error means for the user, not just what SQLite said."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"it is read-only: no write permission on the file or its folder ({text})"
+    if "disk is full" in text or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return f"the disk is full ({text})"
+    if "malformed" in text or "corrupt" in text:
+        return f"the file is damaged ({text}); restore it from a backup"
+    if "not a database" in text:
+        return f"it is not an llmlabel-widget store, nor any SQLite database ({text})"
+    if "unable to open" in text:
+        return f"it can not be opened: does its folder exist? ({text})"
+    if "locked" in text or "busy" in text:
+        return f"another process holds a lock on it ({text})"
+    return text
 
 
 class Store:
@@ -121,16 +140,27 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).absolute()  # refits read it from other threads and processes
-        existed = self.path.exists() and self.path.stat().st_size > 0
-        if self.path.exists() and self.path.is_dir():
+        if self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a store file")
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        folder = self.path.parent
+        for where in (self.path, folder) if self.path.exists() else (folder,):
+            if where.exists() and not os.access(where, os.W_OK):
+                raise StoreError(
+                    f"can not use store {self.path}: it is read-only (no write permission on "
+                    f"{'the file' if where == self.path else 'its folder'} {where}, or a "
+                    "read-only file system); a store is written on every decision"
+                )
+        self._lock = threading.RLock()
         try:
             # Autocommit mode: transactions are explicit (see _Transaction). The connection
             # may be used from a background thread (proposals arriving), hence the lock.
             self._conn = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
-            self._lock = threading.RLock()
+        except sqlite3.Error as exc:
+            raise StoreError(f"can not open store {self.path}: {_cause(exc)}") from exc
+        try:
             if existed:
                 self._check_ours()
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -145,24 +175,45 @@ class Store:
                         "INSERT OR IGNORE INTO meta VALUES (?, ?)",
                         [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION))],
                     )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not an llmlabel-widget store: {exc}") from exc
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"can not use store {self.path}: {_cause(exc)}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _check_ours(self) -> None:
         try:
             rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
+            if "no such table" not in str(exc):
+                raise
             raise StoreError(
-                f"{self.path} is not an llmlabel-widget store ({exc}); "
+                f"{self.path} is an SQLite file but not an llmlabel-widget store; "
                 "pass a new file name to start a session"
             ) from exc
         if rows.get("app") != APP_ID:
             raise StoreError(f"{self.path} is an SQLite file but not an llmlabel-widget store")
-        version = int(rows.get("schema_version", "0"))
+        raw_version = rows.get("schema_version", "0")
+        try:
+            version = int(raw_version)
+        except (TypeError, ValueError):
+            raise StoreError(
+                f"{self.path} has an unreadable store schema version {raw_version!r}"
+            ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has store schema version {version}, newer than this "
                 f"llmlabel-widget understands ({SCHEMA_VERSION}); upgrade llmlabel-widget"
+            )
+        # A damaged page shows up here, at open, instead of in a later read. quick_check
+        # skips the index-content comparison of integrity_check: milliseconds per MB.
+        problems = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(
+                f"{self.path} is damaged: {'; '.join(problems)}. Restore it from a backup "
+                "(the data written before the damage can often be recovered with "
+                "`sqlite3 FILE .recover`)."
             )
 
     # -- plumbing ------------------------------------------------------------------------
@@ -173,6 +224,11 @@ class Store:
     def close(self) -> None:
         """Close the connection (the data are already on disk)."""
         self._conn.close()
+
+    def remove_files(self) -> None:
+        """Delete the store file and its WAL side files (after a failed first open)."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
@@ -209,8 +265,14 @@ class Store:
         """Map of every stored item id to its content hash."""
         return dict(self._conn.execute("SELECT item_id, content_hash FROM items").fetchall())
 
-    def add_items(self, rows: Iterable[tuple[str, str, str, str | None]]) -> int:
-        """Insert ``(item_id, text, content_hash, meta_json)`` rows in one transaction."""
+    def add_items(
+        self,
+        rows: Iterable[tuple[str, str, str, str | None]],
+        *,
+        meta: Mapping[str, str] | None = None,
+    ) -> int:
+        """Insert ``(item_id, text, content_hash, meta_json)`` rows, and set ``meta`` settings,
+        in one transaction: all of it is stored, or none."""
         now = time.time()
         with self.transaction() as conn:
             cur = conn.executemany(
@@ -218,7 +280,8 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 ((i, t, h, m, now) for i, t, h, m in rows),
             )
-            return cur.rowcount
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", (meta or {}).items())
+            return max(cur.rowcount, 0)
 
     def all_ids(self) -> list[str]:
         """Every item id, in pool order."""
@@ -482,6 +545,9 @@ class _Transaction:
         self._lock.acquire()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise StoreError(f"can not write to the store: {_cause(exc)}") from exc
         except BaseException:
             self._lock.release()
             raise
@@ -489,6 +555,15 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            if exc_type is None:
+                self._conn.execute("COMMIT")
+            elif self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreError(f"the write was not stored: {_cause(err)}") from err
         finally:
             self._lock.release()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+            raise StoreError(f"the write was not stored: {_cause(exc)}") from exc

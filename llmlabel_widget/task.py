@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +14,59 @@ class LabelMatch:
     """How a free-text answer was mapped onto the label set."""
 
     labels: tuple[str, ...]
-    how: str  # "exact", "casefold", "prefix" or "close"
+    how: str  # "exact", "casefold", "normalised" or "prefix"
+
+
+# Words that turn a label into its opposite or hedge it: an answer containing one is never mapped.
+_QUALIFIERS = frozenset(
+    [
+        "not",
+        "no",
+        "non",
+        "un",
+        "in",
+        "dis",
+        "never",
+        "hardly",
+        "barely",
+        "mostly",
+        "partly",
+        "partially",
+        "somewhat",
+        "slightly",
+        "maybe",
+        "perhaps",
+        "possibly",
+        "probably",
+        "likely",
+        "unlikely",
+        "mainly",
+        "largely",
+        "kind",
+        "sort",
+        "rather",
+        "semi",
+        "quasi",
+        "pseudo",
+        "almost",
+        "nearly",
+        "or",
+        "and",
+        "but",
+    ]
+)
+_SEPARATORS = re.compile(r"[\s_\-]+")
+# Wrapping a model may put around a label: quotes, brackets, a trailing full stop or "!".
+_WRAPPING = "\"'`*()[]{}<> \t\n"
+
+
+def _normalise(text: str) -> str:
+    """Lower case, one space for each run of spaces, ``_`` or ``-``, no wrapping.
+
+    ``"Card-Arrival."`` becomes ``card arrival``.
+    """
+    text = text.strip().strip(_WRAPPING).rstrip(".!").strip(_WRAPPING)
+    return _SEPARATORS.sub(" ", text.casefold()).strip()
 
 
 @dataclass(frozen=True)
@@ -79,9 +131,20 @@ class LabelTask:
     def validate(self, label: str | Iterable[str]) -> tuple[str, ...]:
         """Check a human's label(s) exactly; return them as a tuple in task order.
 
-        Raises ``ValueError`` naming any label outside the set.
+        Raises ``ValueError`` naming any label outside the set, and ``TypeError`` when the
+        label is not a string (or, for several labels, a list, tuple or set of strings).
         """
-        given = [label] if isinstance(label, str) else list(label)
+        if isinstance(label, str):
+            given = [label]
+        elif isinstance(label, list | tuple | set | frozenset):
+            given = list(label)
+        else:
+            raise TypeError(
+                f"a label must be a string or a list of strings, got {type(label).__name__}"
+            )
+        wrong = [g for g in given if not isinstance(g, str)]
+        if wrong:
+            raise TypeError(f"labels must be strings, got {type(wrong[0]).__name__} {wrong[0]!r}")
         unknown = [g for g in given if g not in self.descriptions]
         if unknown:
             raise ValueError(
@@ -97,45 +160,66 @@ class LabelTask:
     def match(self, answer: str) -> LabelMatch | None:
         """Map an untrusted model answer onto one label, or ``None`` if it does not fit.
 
-        Accepts exact names, names differing in case or surrounding whitespace/quotes,
-        an unambiguous prefix, or a close spelling; says which of these applied.
+        Accepts the exact name, the name in another case, the name with other spaces,
+        underscores, hyphens or wrapping punctuation (``"Card-Arrival."`` for
+        ``card_arrival``), or an unambiguous prefix of at least three characters. Anything
+        that adds words or hedges (``"not positive"``, ``"non-negative"``, ``"unpositive"``,
+        ``"positive?"``, ``"mostly negative"``) or misspells a label is no label at all.
+
+        Examples
+        --------
+        >>> task = LabelTask(labels=["positive", "negative"])
+        >>> task.match("Positive.").labels, task.match("not positive")
+        (('positive',), None)
         """
         if not isinstance(answer, str):
             return None
-        text = answer.strip().strip("\"'`.").strip()
-        if not text:
+        if answer in self.descriptions:
+            return LabelMatch((answer,), "exact")
+        text = answer.strip().strip(_WRAPPING)
+        if "?" in text:  # a question is a doubt, not an answer
             return None
-        if text in self.descriptions:
-            return LabelMatch((text,), "exact")
         folded = {n.casefold(): n for n in self.names}
-        key = text.casefold()
-        if key in folded:
-            return LabelMatch((folded[key],), "casefold")
-        prefixed = [n for f, n in folded.items() if f.startswith(key)]
-        if len(prefixed) == 1 and len(key) >= 2:
+        if text.casefold() in folded:
+            return LabelMatch((folded[text.casefold()],), "casefold")
+        key = _normalise(text)
+        if not key or _QUALIFIERS & set(key.split()) - self._label_words:
+            return None
+        normalised = {_normalise(n): n for n in self.names}
+        if key in normalised:
+            return LabelMatch((normalised[key],), "normalised")
+        prefixed = [n for f, n in normalised.items() if f.startswith(key)]
+        if len(prefixed) == 1 and len(key) >= 3:
             return LabelMatch((prefixed[0],), "prefix")
-        close = difflib.get_close_matches(key, list(folded), n=2, cutoff=0.8)
-        if len(close) == 1:
-            return LabelMatch((folded[close[0]],), "close")
         return None
 
+    @property
+    def _label_words(self) -> set[str]:
+        """Words that occur in the label names themselves (``not_relevant`` has ``not``)."""
+        return {w for n in self.names for w in _normalise(n).split()}
+
     def to_json(self) -> str:
-        """Serialise to JSON (stored with the session)."""
+        """Serialise to JSON (stored with the session).
+
+        Labels are a list of ``[name, description]`` pairs: their order is the order of the
+        keys 1-9, the prompt and the answer schema, and a JSON object's key order is not kept
+        by every reader (PostgreSQL's jsonb sorts it).
+        """
         return json.dumps(
             {
-                "labels": self.descriptions,
+                "labels": [[n, d] for n, d in self.descriptions.items()],
                 "instructions": self.instructions,
                 "multi_label": self.multi_label,
-            },
-            sort_keys=True,
+            }
         )
 
     @classmethod
     def from_json(cls, text: str) -> LabelTask:
-        """Rebuild a task saved with :meth:`to_json`."""
+        """Rebuild a task saved with :meth:`to_json` (or by a release that stored a dict)."""
         data: dict[str, Any] = json.loads(text)
+        labels = data["labels"]
         return cls(
-            labels=data["labels"],
+            labels=dict(labels) if isinstance(labels, list) else labels,
             instructions=data.get("instructions", ""),
             multi_label=data.get("multi_label", False),
         )

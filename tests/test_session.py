@@ -281,7 +281,7 @@ def test_store_is_wal_and_records_schema_version(session, db):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         meta = dict(conn.execute("SELECT key, value FROM meta"))
     assert meta["schema_version"] == str(SCHEMA_VERSION)
-    assert json.loads(meta["task"])["labels"]["agree"].startswith("the sentence agrees")
+    assert dict(json.loads(meta["task"])["labels"])["agree"].startswith("the sentence agrees")
 
 
 def test_task_may_grow_but_not_lose_labels(db, gwsd, gwsd_task):

@@ -52,10 +52,11 @@ def test_validate_rejects_unknown_and_multiple_for_single_label():
     ("answer", "label", "how"),
     [
         ("negative", "negative", "exact"),
-        ("  Negative. ", "negative", "casefold"),
+        ("  Negative. ", "negative", "normalised"),
         ('"POSITIVE"', "positive", "casefold"),
         ("neg", "negative", "prefix"),
-        ("negatve", "negative", "close"),
+        ("Positive!", "positive", "normalised"),
+        ("[neutral]", "neutral", "casefold"),
     ],
 )
 def test_match_accepts_near_answers_and_says_how(answer, label, how):
@@ -70,6 +71,74 @@ def test_match_accepts_near_answers_and_says_how(answer, label, how):
 def test_match_refuses_ambiguous_or_foreign_answers(answer):
     task = LabelTask(labels=["positive", "negative", "neutral"])
     assert task.match(answer) is None
+
+
+# Answers a model gives that negate, hedge, misspell or extend a label: none is a label.
+NEAR_MISSES = [
+    "not positive",
+    "Not Positive",
+    "not_positive",
+    "non-negative",
+    "nonnegative",
+    "non negative",
+    "unpositive",
+    "positive?",
+    "Positive?",
+    "negative??",
+    "mostly negative",
+    "somewhat positive",
+    "slightly negative",
+    "probably positive",
+    "maybe neutral",
+    "likely negative",
+    "positive or neutral",
+    "neutral/negative",
+    "positive, negative",
+    "negatve",
+    "postive",
+    "positively",
+    "negatives",
+    "neutrality",
+    "very positive",
+    "no",
+    "ne",
+    "po",
+    "pos neg",
+    "n/a",
+    "none",
+    "-",
+    "?",
+    "positive negative",
+    "not sure",
+]
+
+
+@pytest.mark.parametrize("answer", NEAR_MISSES)
+def test_match_never_maps_a_negated_hedged_or_misspelt_answer(answer):
+    task = LabelTask(labels=["positive", "negative", "neutral"])
+    assert task.match(answer) is None, answer
+
+
+def test_match_accepts_separator_variants_and_label_words():
+    task = LabelTask(labels=["card_arrival", "card_linked", "not_relevant"])
+    assert task.match("Card Arrival").labels == ("card_arrival",)
+    assert task.match("card-linked.").labels == ("card_linked",)
+    assert task.match("not relevant").labels == ("not_relevant",)  # "not" is the label's own
+    assert task.match("card") is None  # ambiguous prefix
+
+
+@pytest.mark.parametrize("bad", [{"yes": 1}, 3, None, b"yes", ["yes", 3]])
+def test_validate_names_the_wrong_type(bad):
+    task = LabelTask(labels=["yes", "no"], multi_label=True)
+    with pytest.raises(TypeError, match=r"(dict|int|NoneType|bytes)"):
+        task.validate(bad)
+
+
+def test_label_order_survives_json():
+    task = LabelTask(labels={"zeta": "last letter", "alpha": "", "mid": "m"})
+    again = LabelTask.from_json(task.to_json())
+    assert again.names == ("zeta", "alpha", "mid")
+    assert again == task
 
 
 def test_json_round_trip():
