@@ -118,7 +118,7 @@ def _cause(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "readonly" in text or "read-only" in text:
         return f"it is read-only: no write permission on the file or its folder ({text})"
-    if "disk is full" in text or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+    if "disk is full" in text or getattr(exc, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
         return f"the disk is full ({text})"
     if "malformed" in text or "corrupt" in text:
         return f"the file is damaged ({text}); restore it from a backup"
