@@ -5,12 +5,80 @@
  * @typedef {{name: string, description?: string, key?: string}} LabelSpec
  */
 
+/** Modifier names in the one order a combination is written in ("Ctrl+Alt+Shift+Meta+key"). */
+const MODIFIERS = ["Ctrl", "Alt", "Shift", "Meta"];
+/** @type {Record<string, string>} */
+const MODIFIER_NAMES = {
+  ctrl: "Ctrl",
+  control: "Ctrl",
+  alt: "Alt",
+  option: "Alt",
+  shift: "Shift",
+  meta: "Meta",
+  cmd: "Meta",
+  command: "Meta",
+};
+
 /**
- * The key as it is bound: single characters are case-insensitive ("A" is "a").
+ * Split "Ctrl+Shift+a" into its modifiers and its key ("+" itself is a key: "Ctrl++").
+ * @param {string} spec
+ * @returns {{mods: string[], key: string}}
+ */
+function splitCombo(spec) {
+  const at = spec.length > 1 ? spec.lastIndexOf("+", spec.length - 2) : -1;
+  if (at <= 0) return { mods: [], key: spec };
+  return { mods: spec.slice(0, at).split("+"), key: spec.slice(at + 1) };
+}
+
+/**
+ * A key or combination as it is bound: modifiers in one order, single characters
+ * case-insensitive ("A" is "a", "shift+ctrl+A" is "Ctrl+Shift+a").
+ * @param {string} spec
+ */
+export function normaliseKey(spec) {
+  const { mods, key } = splitCombo(spec);
+  let names = mods.map((m) => MODIFIER_NAMES[m.toLowerCase()] || m);
+  if (shiftMakesCharacter(key)) names = names.filter((m) => m !== "Shift");
+  const ordered = MODIFIERS.filter((m) => names.includes(m));
+  const unknown = names.filter((m) => !MODIFIERS.includes(m));
+  return [...ordered, ...unknown, key.length === 1 ? key.toLowerCase() : key].join("+");
+}
+
+/**
+ * Whether Shift only chose the character ("?", "!", digits on AZERTY) rather than modify
+ * the key: letters change case with Shift, named keys (Enter, Space, ...) do not change.
  * @param {string} key
  */
-export function normaliseKey(key) {
-  return key.length === 1 ? key.toLowerCase() : key;
+function shiftMakesCharacter(key) {
+  return key.length === 1 && key !== " " && key.toLowerCase() === key.toUpperCase();
+}
+
+/**
+ * The event as a bound key would be written ("Shift+Enter", "Ctrl+s", "?", "a").
+ * @param {KeyboardEvent} event
+ */
+export function eventKey(event) {
+  const mods = [];
+  if (event.ctrlKey) mods.push("Ctrl");
+  if (event.altKey) mods.push("Alt");
+  if (event.shiftKey && !shiftMakesCharacter(event.key)) mods.push("Shift");
+  if (event.metaKey) mods.push("Meta");
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  return [...mods, key].join("+");
+}
+
+/**
+ * Whether Shift, Ctrl, Alt or Meta modify this key press (Shift that only chose a
+ * character, as for "?", does not count).
+ * @param {KeyboardEvent} event
+ */
+export function isModified(event) {
+  return (
+    event.ctrlKey ||
+    event.altKey ||
+    event.metaKey ||
+    (event.shiftKey && !shiftMakesCharacter(event.key))
+  );
 }
 
 /**
@@ -35,21 +103,27 @@ export function buildKeymap(shortcuts, labels) {
 }
 
 /**
- * The binding for a key event, or undefined. Combinations with Ctrl/Alt/Meta are left to
- * the browser and JupyterLab (copy, save, ...).
+ * The binding for a key event, or undefined. A key with Shift, Ctrl, Alt or Meta matches
+ * only a combination bound as such ("Shift+Enter"), so Shift+Enter (run the cell), Ctrl+c
+ * or Alt+1 never label anything unless the shortcuts say so.
  * @param {KeyboardEvent} event
  * @param {Map<string, Binding>} keymap
  */
 export function bindingFor(event, keymap) {
-  if (event.ctrlKey || event.metaKey || event.altKey) return undefined;
-  return keymap.get(normaliseKey(event.key));
+  return keymap.get(eventKey(event));
 }
 
 /**
- * How a key is written in the view.
- * @param {string} key
+ * How a key or combination is written in the view ("Shift+Enter", "Space", "A").
+ * @param {string} spec
  */
-export function keyLabel(key) {
+export function keyLabel(spec) {
+  const { mods, key } = splitCombo(spec);
+  return [...mods, singleKeyLabel(key)].join("+");
+}
+
+/** @param {string} key */
+function singleKeyLabel(key) {
   const names = /** @type {Record<string, string>} */ ({
     " ": "Space",
     Enter: "Enter",
@@ -72,6 +146,23 @@ export function isTextEntry(target) {
     return !["button", "checkbox", "radio", "submit", "reset"].includes(target.type);
   }
   return false;
+}
+
+/**
+ * Whether a view just shown in `el` may take the keyboard: only if the user is still where
+ * it appeared. In a notebook (JupyterLab, Notebook 7) its cell must still be the active one
+ * (Shift+Enter and Run All move on to another cell) and the focus must be in that notebook
+ * or nowhere; elsewhere nothing else may hold the focus. Never while someone is typing.
+ * @param {HTMLElement} el
+ */
+export function mayTakeFocus(el) {
+  const active = document.activeElement;
+  if (isTextEntry(active)) return false;
+  const idle = !active || active === document.body || active === document.documentElement;
+  const cell = el.closest(".jp-Cell");
+  if (!cell) return idle || el.contains(active);
+  if (!cell.classList.contains("jp-mod-active")) return false;
+  return idle || cell.contains(active) || /** @type {Element} */ (active).contains(cell);
 }
 
 /**

@@ -4,7 +4,15 @@
 
 import { expandCaption, fillMeta, fillProposal, fillText, isLong, truncationNote } from "./card.js";
 import { h, show } from "./dom.js";
-import { bindingFor, buildKeymap, isTextEntry, keyLabel, keysFor } from "./keys.js";
+import {
+  bindingFor,
+  buildKeymap,
+  isModified,
+  isTextEntry,
+  keyLabel,
+  keysFor,
+  mayTakeFocus,
+} from "./keys.js";
 import { MSG, SAVING_AFTER_MS, TRAITS, UNLOCK_AFTER_MS } from "./protocol.js";
 import { fillQueue, progressText } from "./queue.js";
 
@@ -570,9 +578,9 @@ export function createView(model, el) {
   /** @param {KeyboardEvent} ev */
   function onKeyDown(ev) {
     if (ev.target !== root && isTextEntry(ev.target)) return; // the inputs handle their keys
-    const plain = !(ev.ctrlKey || ev.metaKey || ev.altKey);
-    // Nothing typed here may reach JupyterLab's notebook shortcuts (a, b, d d, m, 1-6, ...).
-    if (plain) ev.stopPropagation();
+    // Nothing typed here may reach JupyterLab's notebook shortcuts (a, b, d d, m, 1-6, ...);
+    // combinations (Shift+Enter, Ctrl+s) are left to the page unless bound here.
+    if (!isModified(ev)) ev.stopPropagation();
     if (ev.key === "Escape") {
       if (panel) {
         ev.preventDefault();
@@ -689,11 +697,12 @@ export function createView(model, el) {
   drawQueue();
   onRevision();
 
-  // Take the keyboard when shown, unless the user is typing somewhere else (a cell editor).
+  // Take the keyboard once, when first shown, and only if the user is still on this cell
+  // (not after Shift+Enter or Run All moved on, not while typing elsewhere). Never later.
   let tries = 0;
   const focusWhenShown = () => {
     if (root.isConnected) {
-      if (!isTextEntry(document.activeElement)) root.focus({ preventScroll: true });
+      if (mayTakeFocus(el)) root.focus({ preventScroll: true });
     } else if (tries++ < 100) {
       later(focusWhenShown, 20);
     }

@@ -344,20 +344,36 @@ class Session:
         key = self._existing(item_id)
         return self._record(key, "skip", (), annotator, note, None, context)
 
-    def note(self, item_id: ItemId, text: str, *, annotator: str | None = None) -> Decision:
+    def note(
+        self,
+        item_id: ItemId,
+        text: str,
+        *,
+        annotator: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
         """Attach a free-text note to an item (undoable like a decision)."""
         key = self._existing(item_id)
         if not isinstance(text, str) or not text.strip():
             raise ValueError("a note must be a non-empty string")
-        return self._record(key, "note", (), annotator, text, None, None)
+        return self._record(key, "note", (), annotator, text, None, context)
 
-    def undo(self, *, annotator: str | None = None) -> dict[str, Any] | None:
+    def undo(
+        self, *, annotator: str | None = None, via: str | None = None
+    ) -> dict[str, Any] | None:
         """Cancel this annotator's most recent decision, skip or note (unlimited).
 
-        Returns the cancelled event (``seq``, ``item_id``, ``kind``), or None if there is
-        nothing left to undo.
+        ``via`` limits the undo to events recorded with that ``via`` in their context:
+        ``undo(via="labeler")`` cancels only what was done in a Labeler, never a scripted
+        ``decide()`` made under the same name. Returns the cancelled event (``seq``,
+        ``item_id``, ``kind``), or None if there is nothing left to undo.
+
+        Examples
+        --------
+        >>> session.undo(annotator="alice")  # doctest: +SKIP
+        {'seq': 12, 'item_id': 'r7', 'kind': 'accept'}
         """
-        undone = self.store.undo_last(annotator or self.user)
+        undone = self.store.undo_last(annotator or self.user, via=via)
         if undone is not None and self._selector is not None:
             self._selector.undone(undone["item_id"])
         return undone

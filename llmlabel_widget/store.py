@@ -457,18 +457,22 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
-    def undo_last(self, annotator: str) -> dict[str, Any] | None:
+    def undo_last(self, annotator: str, *, via: str | None = None) -> dict[str, Any] | None:
         """Cancel the annotator's newest event that is not yet cancelled.
 
+        With ``via``, only events recorded with that ``via`` in their context count (the
+        Labeler passes ``"labeler"``, so its undo never cancels a scripted decision).
         Returns the cancelled event, or None when there is nothing left to undo.
         """
+        scope = "" if via is None else "AND json_extract(e.context, '$.via') = ? "
+        params: tuple[str, ...] = (annotator,) if via is None else (annotator, via)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT seq, item_id, kind FROM events e WHERE annotator = ? "
-                "AND kind != 'undo' AND NOT EXISTS "
+                f"{scope}AND kind != 'undo' AND NOT EXISTS "
                 "(SELECT 1 FROM events u WHERE u.undoes = e.seq) "
                 "ORDER BY seq DESC LIMIT 1",
-                (annotator,),
+                params,
             ).fetchone()
             if row is None:
                 return None

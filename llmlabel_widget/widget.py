@@ -50,6 +50,8 @@ MAX_RAW_CHARS = 2_000
 MAX_META_CHARS = 300
 MAX_NOTE_CHARS = 10_000
 _DECIDED = ("accept", "correct", "label")
+#: recorded as ``context["via"]`` with every event made in a Labeler; its undo is scoped to it.
+VIA = "labeler"
 
 
 class Labeler(anywidget.AnyWidget):
@@ -63,7 +65,9 @@ class Labeler(anywidget.AnyWidget):
         that columns such as gold labels do not bias the reviewer).
     shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
         Actions: accept, skip, note, undo, filter, help; ``labels`` is a list of keys in
-        label order or a dict ``{label name: key}``.
+        label order or a dict ``{label name: key}``. A key held with Shift, Ctrl, Alt or
+        Meta is never an action (Shift+Enter runs the next cell) unless a combination is
+        bound as such, e.g. ``{"accept": ["Enter", "Shift+Enter"]}``.
     blind_share : share of items (fixed by a hash of the id) whose LLM proposal stays hidden
         until the human answers, then is revealed; recorded as ``blind`` so metrics can
         compare blind and assisted agreement (anchoring). Default 0: every proposal shown.
@@ -251,8 +255,8 @@ class Labeler(anywidget.AnyWidget):
         picked = self._queued.get(str(current.get("item_id")))
         blind = {"blind": True} if current.get("blind") else {}
         if picked is None:
-            return {"via": "labeler", "reason": current.get("reason"), **blind}
-        return {"via": "labeler", **picked.context(), **blind}
+            return {"reason": current.get("reason"), **blind, "via": VIA}
+        return {**picked.context(), **blind, "via": VIA}
 
     def _accept(self, content: dict[str, Any]) -> None:
         item_id = content["item_id"]
@@ -294,7 +298,10 @@ class Labeler(anywidget.AnyWidget):
         if not isinstance(text, str) or not text.strip():
             raise ValueError("a note needs some text")
         decision = self._session.note(
-            content["item_id"], text[:MAX_NOTE_CHARS], annotator=self._annotator
+            content["item_id"],
+            text[:MAX_NOTE_CHARS],
+            annotator=self._annotator,
+            context={"via": VIA},
         )
         # A note belongs to the item on screen: stay on it.
         current = self.current or {}
@@ -303,7 +310,9 @@ class Labeler(anywidget.AnyWidget):
         self._decision_callbacks(decision)
 
     def _undo(self, content: dict[str, Any]) -> None:
-        undone = self._session.undo(annotator=self._annotator)
+        # Only what this reviewer did in a Labeler: never a scripted decide() under the
+        # same name, which the user did not do here.
+        undone = self._session.undo(annotator=self._annotator, via=VIA)
         if undone is None:
             self._show(notice="Nothing to undo.")
             return
@@ -525,15 +534,48 @@ def _clip(value: object, limit: int) -> str | None:
 
 
 def _normalise_key(key: object, action: str) -> str:
+    """One way to write a key or combination: ``"shift+ctrl+A"`` -> ``"Ctrl+Shift+a"``.
+
+    A plain key never fires with Shift, Ctrl, Alt or Meta held (so Shift+Enter runs the
+    cell, not an accept); a combination fires only when bound as one.
+    """
     if not isinstance(key, str) or not key:
         raise ValueError(f"shortcut keys must be non-empty strings; got {key!r} for {action!r}")
-    if key.lower() == "space":
-        key = " "
-    if len(key) == 1:
-        key = key.lower()  # "A" and "a" are the same key (Shift or Caps Lock)
-    if key in RESERVED_KEYS:
+    at = key.rfind("+", 0, len(key) - 1) if len(key) > 1 else -1
+    mods, base = (key[:at].split("+"), key[at + 1 :]) if at > 0 else ([], key)
+    names: set[str] = set()
+    for mod in mods:
+        name = _MODIFIERS.get(mod.lower())
+        if name is None:
+            raise ValueError(
+                f"unknown modifier {mod!r} in shortcut {key!r} for {action!r}; "
+                f"use {', '.join(_MODIFIER_ORDER)}"
+            )
+        names.add(name)
+    if base.lower() == "space":
+        base = " "
+    if len(base) == 1:
+        base = base.lower()  # "A" and "a" are the same key (Caps Lock); Shift is a modifier
+    if len(base) == 1 and base != " " and base.lower() == base.upper():
+        names.discard("Shift")  # Shift only chose the character ("?", AZERTY digits)
+    if base in RESERVED_KEYS or base in _MODIFIER_KEYS:
         raise ValueError(f"{key!r} is reserved by the view and cannot be bound to {action!r}")
-    return key
+    return "+".join([*(m for m in _MODIFIER_ORDER if m in names), base])
+
+
+_MODIFIER_ORDER = ("Ctrl", "Alt", "Shift", "Meta")
+_MODIFIERS = {
+    "ctrl": "Ctrl",
+    "control": "Ctrl",
+    "alt": "Alt",
+    "option": "Alt",
+    "shift": "Shift",
+    "meta": "Meta",
+    "cmd": "Meta",
+    "command": "Meta",
+}
+# A modifier alone is never a key press the view sees as a key.
+_MODIFIER_KEYS = frozenset({"Control", "Alt", "Shift", "Meta", "AltGraph", "CapsLock"})
 
 
 def _normalise_shortcuts(spec: Mapping[str, Any] | None, names: Sequence[str]) -> dict[str, Any]:

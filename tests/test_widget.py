@@ -316,6 +316,45 @@ def test_undo_is_per_annotator(proposed, db, gwsd):
     assert alice.current["item_id"] == gwsd.id[0]
 
 
+def test_labeler_undo_never_cancels_a_scripted_decision_under_the_same_name(proposed, db, gwsd):
+    """Scripted and human work stay apart: z in the view undoes only what was done there."""
+    w = Labeler(proposed)  # the reviewer is session.user
+    who = proposed.user
+    send(w, "accept")
+    first = gwsd.id[0]
+    # A script (a notebook cell) decides, skips and notes under the very same name.
+    proposed.decide(gwsd.id[5], "agree", annotator=who)
+    proposed.skip(gwsd.id[6], annotator=who)
+    proposed.note(gwsd.id[7], "scripted", annotator=who)
+    send(w, "undo")
+    assert w.notice == f"Undid accept on #{first}."
+    assert w.current["item_id"] == first
+    send(w, "undo")
+    assert w.notice == "Nothing to undo."
+    rows = events(db)
+    undone = {rows[r[5] - 1][0] for r in rows if r[2] == "undo"}
+    assert undone == {first}  # the scripted events are all still live
+    # A script's own undo still reaches its own events.
+    assert proposed.undo(annotator=who)["item_id"] == gwsd.id[7]
+
+
+def test_labeler_undo_reaches_notes_made_in_the_view_and_earlier_views(proposed, db, gwsd):
+    w = Labeler(proposed, annotator="alice")
+    send(w, "accept")
+    send(w, "note", text="a note typed in the view")
+    proposed.decide(gwsd.id[9], "agree", annotator="alice")  # scripted, same name
+    # A new Labeler (a re-run cell, a restarted kernel) undoes the earlier view's work.
+    again = Labeler(proposed, annotator="alice")
+    send(again, "undo")
+    assert again.notice == f"Undid note on #{gwsd.id[1]}."
+    send(again, "undo")
+    assert again.notice == f"Undid accept on #{gwsd.id[0]}."
+    send(again, "undo")
+    assert again.notice == "Nothing to undo."
+    live = proposed.annotations
+    assert list(live[live.state == "decided"].item_id) == [gwsd.id[9]]
+
+
 def test_undo_from_the_done_state(db, gwsd, gwsd_task):
     s = Session.open(db, data=gwsd.head(2)[["id", "text"]], task=gwsd_task)
     w = Labeler(s)
@@ -389,6 +428,22 @@ def test_shortcuts_are_configurable_and_checked(proposed):
         Labeler(proposed, shortcuts={"undo": "Escape"})
     with pytest.raises(ValueError, match="unknown label"):
         Labeler(proposed, shortcuts={"labels": {"nope": "q"}})
+
+
+def test_modified_keys_are_combinations_bound_only_on_purpose(proposed):
+    w = Labeler(
+        proposed,
+        shortcuts={"accept": ["Enter", "shift+ctrl+A"], "skip": "Alt+space", "help": "Shift+?"},
+    )
+    assert w.shortcuts["accept"] == ["Enter", "Ctrl+Shift+a"]
+    assert w.shortcuts["skip"] == ["Alt+ "]
+    assert w.shortcuts["help"] == ["?"]  # Shift only chose the character
+    with pytest.raises(ValueError, match="unknown modifier 'Hyper'"):
+        Labeler(proposed, shortcuts={"accept": "Hyper+a"})
+    with pytest.raises(ValueError, match="reserved"):
+        Labeler(proposed, shortcuts={"accept": "Shift"})
+    with pytest.raises(ValueError, match="bound to both"):
+        Labeler(proposed, shortcuts={"accept": "Ctrl+s", "skip": "control+S"})
 
 
 # -- synced state stays small and free of secrets ------------------------------------------------

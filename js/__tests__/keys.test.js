@@ -51,10 +51,11 @@ describe("keymap", () => {
     expect([...map.values()].filter((b) => b.action === "label")).toHaveLength(1);
   });
 
-  it("ignores modifier combinations and folds letter case", () => {
+  it("ignores modifier combinations and folds letter case (Caps Lock)", () => {
     const map = buildKeymap(SHORTCUTS, []);
     const ev = (/** @type {KeyboardEventInit} */ init) => new KeyboardEvent("keydown", init);
-    expect(bindingFor(ev({ key: "A", shiftKey: true }), map)).toEqual({ action: "accept" });
+    expect(bindingFor(ev({ key: "A" }), map)).toEqual({ action: "accept" }); // Caps Lock
+    expect(bindingFor(ev({ key: "A", shiftKey: true }), map)).toBeUndefined();
     expect(bindingFor(ev({ key: "s", ctrlKey: true }), map)).toBeUndefined();
     expect(bindingFor(ev({ key: "z", metaKey: true }), map)).toBeUndefined();
     expect(normaliseKey("Enter")).toBe("Enter");

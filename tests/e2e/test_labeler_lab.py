@@ -38,11 +38,7 @@ pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 QUICKSTART = REPO / "notebooks" / "quickstart.ipynb"
-LABELER_ENDING = (
-    "from llmlabel_widget import Labeler\n"
-    'labeler = Labeler(session, annotator="quickstart")\n'
-    "labeler"
-)
+LABELER_ENDING = "from llmlabel_widget import Labeler\nlabeler = Labeler(session)\nlabeler"
 # Elements an injected payload would create inside the widget.
 DANGEROUS = "script, img, svg, iframe, object, embed, a, style, link, math, video, audio, form"
 
@@ -126,7 +122,10 @@ def test_quickstart_keyboard_mouse_undo_reload(lab: Lab, page: Page, quickstart:
     t_ready = time.monotonic()
     # The installed package's server extension is live in this server (what users get).
     assert "llmlabel_widget: TCP_NODELAY on kernel websockets" in lab.log.read_text()
-    # The view takes the keyboard when shown.
+    # Run All ends on the export cell below the Labeler: the user is not on the view's cell,
+    # so it does not take the keyboard; a click gives it the keys.
+    expect(root).not_to_be_focused()
+    root.locator(".llmlabel-progress").click()
     expect(root).to_be_focused()
     names = [b.get_attribute("data-label") for b in root.locator("button.llmlabel-label").all()]
     assert names == ["agree", "neutral_or_disagree"]
@@ -215,7 +214,9 @@ def test_quickstart_keyboard_mouse_undo_reload(lab: Lab, page: Page, quickstart:
     actions = [r for r in rows if r[3] != "undo"]
     undos = [r for r in rows if r[3] == "undo"]
     assert [(r[1], r[3], json.loads(r[4]) if r[4] else None, r[5]) for r in actions] == expected
-    assert {r[2] for r in rows} == {"quickstart"}
+    reviewer = kernel_eval(lab, quickstart, "labeler.annotator")
+    assert {repr(r[2]) for r in rows} == {reviewer}
+    assert reviewer != repr("demo-script")  # apart from the scripted demo's decisions
     assert sum(1 for e in expected if e[1] == "correct") == 5
     assert [r[6] for r in undos] == [actions[-1][0], actions[-2][0], actions[-3][0]]
     assert len(rows) == len(expected) + 3
