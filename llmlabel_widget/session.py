@@ -373,7 +373,7 @@ class Session:
         >>> session.undo(annotator="alice")  # doctest: +SKIP
         {'seq': 12, 'item_id': 'r7', 'kind': 'accept'}
         """
-        undone = self.store.undo_last(annotator or self.user, via=via)
+        undone = self.store.undo_last(self._reviewer(annotator), via=via)
         if undone is not None and self._selector is not None:
             self._selector.undone(undone["item_id"])
         return undone
@@ -388,9 +388,7 @@ class Session:
         proposal: Mapping[str, Any] | None,
         context: Mapping[str, Any] | None,
     ) -> Decision:
-        who = self.user if annotator is None else annotator
-        if not isinstance(who, str) or not who.strip():
-            raise ValueError(f"annotator must be a non-empty string, got {who!r}")
+        who = self._reviewer(annotator)
         if note is not None and not isinstance(note, str):
             raise ValueError("note must be a string")
         if self._selector is not None and kind in ("accept", "correct", "label"):
@@ -410,6 +408,13 @@ class Session:
         elif self._selector is not None and kind != "note":
             self._selector.notify(key)
         return Decision(seq=seq, item_id=key, kind=kind, labels=labels, annotator=who)
+
+    def _reviewer(self, annotator: str | None) -> str:
+        """The name a decision is recorded under: ``annotator``, or the session's user."""
+        who = self.user if annotator is None else annotator
+        if not isinstance(who, str) or not who.strip():
+            raise ValueError(f"annotator must be a non-empty string, got {who!r}")
+        return who
 
     def _existing(self, item_id: ItemId) -> str:
         key = _key(item_id)

@@ -216,4 +216,6 @@ def test_bad_decision_arguments_name_the_problem(session):
         session.decide(item, "agree", annotator="")
     with pytest.raises(ValueError, match="annotator must be a non-empty string"):
         session.skip(item, annotator="")
+    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+        session.undo(annotator="")
     assert session.annotations["decision"].isna().all()
