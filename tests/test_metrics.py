@@ -362,7 +362,7 @@ def test_pool_accuracy_keeps_its_uncertainty_when_every_audit_item_is_correct(re
     # Issue 11, line 13. The selector reviews the least confident items (propensity
     # 0.9 + 0.1/open) and one slot in ten is a random audit (propensity 0.1/open, weight
     # ~13,000). With seed 1 the ten audit draws all happen to be items the LLM got right, so
-    # the weighted variance collapses: the old code said 0.998 [0.996, 0.999] with n=100.
+    # the weighted variance collapses: the old code said 0.9997 [0.9994, 0.9999], n=100.
     from llmlabel_widget.dashboard import HEADLINE, apply, build_figure
 
     gold = gwsd.set_index("id")["gold_label"]
