@@ -1122,7 +1122,9 @@ def _pool_accuracy(p: _Pairs, level: float) -> pd.DataFrame:
     return out
 
 
-def _hajek(w: np.ndarray, correct: np.ndarray, audit: Measure, level: float, n: int) -> dict:
+def _hajek(
+    w: np.ndarray, correct: np.ndarray, audit: Measure, level: float, n: int
+) -> dict[str, Any]:
     """The Hájek estimate with weights ``w``, guarded against overstating its certainty.
 
     The interval is Wilson's at the effective sample size: Kish's (Σw)² / Σw², or less when
