@@ -1055,8 +1055,11 @@ def pool_accuracy(
 
     - ``audit``: accuracy on items drawn uniformly at random (``{"audit": true}``), Wilson.
     - ``ipw``: the Hájek inverse-probability-weighted accuracy over reviewed items with a
-      ``propensity``; Wilson interval at the effective sample size implied by the
-      linearised variance (Kish's n_eff when that variance is 0).
+      ``propensity``; Wilson interval at the effective sample size (Kish's
+      (Σw)²/Σw², or less when the linearised variance implies less), never narrower than
+      the ``audit`` interval: audit items carry the largest weights, and when they all
+      happen to be correct the weighted variance collapses. ``n`` is that effective
+      sample size, not the number of items.
     - ``naive``: all reviewed items, unweighted (always shown, for comparison).
 
     ``used`` marks the estimate to report: ``ipw`` when every reviewed item has a
@@ -1092,20 +1095,7 @@ def _pool_accuracy(p: _Pairs, level: float) -> pd.DataFrame:
         else "no random-audit items",
     }
     if has_p.any():
-        w, y = 1.0 / prop[has_p], p.correct[has_p].astype(float)
-        mu = float((w * y).sum() / w.sum())
-        var = float((w**2 * (y - mu) ** 2).sum() / w.sum() ** 2)
-        n_eff = mu * (1 - mu) / var if var > 0 else float(w.sum() ** 2 / (w**2).sum())
-        low, high = wilson_interval(mu * n_eff, n_eff, level=level)
-        share = "" if has_p.all() else f" ({int(has_p.sum())} of {p.n} reviewed items)"
-        rows["ipw"] = {
-            "value": mu,
-            "low": low,
-            "high": high,
-            "n": int(has_p.sum()),
-            "n_effective": n_eff,
-            "note": f"Hájek weights 1/propensity{share}",
-        }
+        rows["ipw"] = _hajek(1.0 / prop[has_p], p.correct[has_p], a, level, p.n)
     else:
         rows["ipw"] = {
             "value": math.nan,
@@ -1117,6 +1107,7 @@ def _pool_accuracy(p: _Pairs, level: float) -> pd.DataFrame:
         }
     if has_p.any() and (has_p.all() or n_a == 0):
         used, note = "ipw", "inverse-probability weighted (Hájek) over reviewed items"
+        note += f"; n is the effective sample size ({int(has_p.sum())} items reviewed)"
         if not has_p.all():
             note += "; some reviewed items have no propensity, so it may stay biased"
     elif n_a:
@@ -1129,6 +1120,38 @@ def _pool_accuracy(p: _Pairs, level: float) -> pd.DataFrame:
     out = out[["value", "low", "high", "n", "n_effective", "used", "note"]]
     out.attrs.update(method=used, note=note)
     return out
+
+
+def _hajek(
+    w: np.ndarray, correct: np.ndarray, audit: Measure, level: float, n: int
+) -> dict[str, Any]:
+    """The Hájek estimate with weights ``w``, guarded against overstating its certainty.
+
+    The interval is Wilson's at the effective sample size: Kish's (Σw)² / Σw², or less when
+    the linearised variance implies less. Audit items carry the largest weights, so when
+    they all happen to agree that variance collapses to nearly 0; the interval is therefore
+    never narrower than the Wilson interval on the audit items alone (it spans both).
+    """
+    y = correct.astype(float)
+    mu = float((w * y).sum() / w.sum())
+    var = float((w**2 * (y - mu) ** 2).sum() / w.sum() ** 2)
+    n_kish = float(w.sum() ** 2 / (w**2).sum())
+    n_eff = min(mu * (1 - mu) / var, n_kish) if var > 0 else n_kish
+    low, high = wilson_interval(mu * n_eff, n_eff, level=level)
+    note = "Hájek weights 1/propensity"
+    if len(w) < n:
+        note += f" ({len(w)} of {n} reviewed items)"
+    if audit.n:
+        low, high = min(low, audit.low), max(high, audit.high)
+        note += f"; interval at least the Wilson interval of the {audit.n} audit items"
+    return {
+        "value": mu,
+        "low": low,
+        "high": high,
+        "n": max(1, round(n_eff)),
+        "n_effective": n_eff,
+        "note": note + f"; n is the effective sample size of {len(w)} weighted items",
+    }
 
 
 def _row(m: Measure) -> dict[str, Any]:
@@ -1248,6 +1271,7 @@ def _quality_table(
     pool = _pool_accuracy(p, level) if pool is None else pool
     used = str(pool.attrs["method"])
     chosen = pool.loc[used].to_dict()
+    ipw_interval = f"Wilson {level:.0%} at effective n, at least the audit items' Wilson"
     rows.append(
         Measure(
             "accuracy_pool",
@@ -1256,13 +1280,13 @@ def _quality_table(
             float(chosen["high"]),
             int(chosen["n"]),
             {"ipw": "Hájek IPW", "audit": "random audit", "naive": "naive"}[used],
-            f"Wilson {level:.0%}" if chosen["n"] else "",
+            (ipw_interval if used == "ipw" else f"Wilson {level:.0%}") if chosen["n"] else "",
             str(pool.attrs["note"]) if chosen["n"] else f"{NOT_ENOUGH}: no reviewed items",
         )
     )
     for key, label in (("audit", "random-audit items"), ("ipw", "Hájek IPW, reviewed items")):
         r = pool.loc[key].to_dict()
-        interval = f"Wilson {level:.0%}" + (" at effective n" if key == "ipw" else "")
+        interval = ipw_interval if key == "ipw" else f"Wilson {level:.0%}"
         rows.append(
             Measure(
                 f"accuracy_{key}",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import prompt_lab
+from . import export, prompt_lab
 from .annotators.base import Annotator, Estimate, RunReport
 from .metrics import quality_table, wilson_interval
 from .prompt_lab import PromptTrial
@@ -786,7 +786,8 @@ class Session:
         decision_seq, context`` (why the item was shown, as recorded with the decision), ``note,
         llm_label, llm_valid, llm_confidence, llm_confidence_method, llm_match,
         llm_rationale, llm_source, llm_model, prompt_version, llm_raw`` and the metadata
-        columns the items were added with.
+        columns the items were added with (one named like a column above is kept as
+        ``meta_<name>``, e.g. ``meta_label``).
         """
         return self._annotations()
 
@@ -842,7 +843,7 @@ class Session:
         if with_meta and items["meta"].notna().any():
             lines = items["meta"].fillna("{}")
             meta = pd.read_json(_lines(lines), lines=True, dtype=False)
-            meta = meta.drop(columns=[c for c in meta.columns if c in out.columns])
+            meta = meta.rename(columns=_meta_names(meta.columns, out.columns))
             out = pd.concat([out, meta.set_index(out.index)], axis=1)
         return out
 
@@ -923,24 +924,19 @@ class Session:
         """Write the annotations to ``.jsonl``, ``.csv`` or ``.parquet`` (by extension).
 
         The file is written next to its destination and renamed into place, so an existing
-        export is never left half-written.
+        export is never left half-written, and a failed export leaves no temporary file.
+        JSONL and Parquet keep every value as it is. In CSV, list and dict cells (multi-label
+        labels, ``context``) are JSON, e.g. ``["a|b", "c"]``, and a text cell starting with
+        ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so a
+        spreadsheet shows it instead of running it as a formula (plain numbers are left
+        alone); see :mod:`llmlabel_widget.export`.
+
+        Examples
+        --------
+        >>> session.export("labels.csv")  # doctest: +SKIP
+        PosixPath('labels.csv')
         """
-        dest = Path(path)
-        suffix = dest.suffix.lower()
-        if suffix not in (".jsonl", ".csv", ".parquet"):
-            raise ValueError(f"unsupported export format {suffix!r}: use .jsonl, .csv or .parquet")
-        df = self.annotations
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        if suffix == ".jsonl":
-            df.to_json(tmp, orient="records", lines=True, date_format="iso", force_ascii=False)
-        elif suffix == ".csv":
-            for col in ("label", "llm_label"):
-                df[col] = df[col].map(lambda v: "|".join(v) if isinstance(v, list) else v)
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        tmp.replace(dest)
-        return dest
+        return export.write(self.annotations, path)
 
     def close(self) -> None:
         """Close the store (every decision is already on disk)."""
@@ -987,6 +983,25 @@ def _progress_bar(total: int, annotator: object) -> Any:
 
     name = getattr(annotator, "model", None) or type(annotator).__name__
     return tqdm(total=total, desc=f"proposing ({name})", unit="item")
+
+
+def _meta_names(meta: Iterable[str], taken: Iterable[str]) -> dict[str, str]:
+    """New names for metadata columns that collide with annotation columns: ``meta_<name>``.
+
+    A user's ``label`` or ``state`` column is kept as ``meta_label`` / ``meta_state`` (with
+    more ``meta_`` prefixes while that name is taken too), never dropped.
+    """
+    meta, taken = list(meta), set(taken)
+    used = taken | set(meta)
+    renames: dict[str, str] = {}
+    for col in meta:
+        if col in taken:
+            new = f"meta_{col}"
+            while new in used:
+                new = f"meta_{new}"
+            used.add(new)
+            renames[col] = new
+    return renames
 
 
 def _lines(values: pd.Series) -> Any:

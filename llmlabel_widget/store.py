@@ -21,6 +21,10 @@ import pandas as pd
 APP_ID = "llmlabel-widget"
 SCHEMA_VERSION = 1
 DECISION_KINDS = ("accept", "correct", "label", "skip")
+# Raw model output kept per proposal, in characters. A longer answer (a model that rambles
+# or loops) is cut here and ends with RAW_TRUNCATED saying how long it was.
+MAX_RAW = 20_000
+RAW_TRUNCATED = "\n[truncated by llmlabel-widget: the first {kept:,} of {total:,} characters]"
 EVENT_KINDS = (*DECISION_KINDS, "note", "undo")
 
 _SCHEMA = """
@@ -92,6 +96,28 @@ CREATE TABLE IF NOT EXISTS usage (
     created_at REAL NOT NULL
 );
 """
+
+
+def cap_raw(raw: str | None, limit: int = MAX_RAW) -> str | None:
+    """``raw`` cut to ``limit`` characters, with a marker saying how long it was.
+
+    Examples
+    --------
+    >>> cap_raw("abcdef", 4)
+    'abcd\\n[truncated by llmlabel-widget: the first 4 of 6 characters]'
+    """
+    if raw is None or len(raw) <= limit:
+        return raw
+    return raw[:limit] + RAW_TRUNCATED.format(kept=limit, total=len(raw))
+
+
+def _cacheable(response: Mapping[str, Any]) -> bool:
+    """False when an answer in this chat completion is longer than ``MAX_RAW``."""
+    for choice in response.get("choices") or ():
+        content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+        if isinstance(content, str) and len(content) > MAX_RAW:
+            return False
+    return True
 
 
 # The newest not-undone decision per item (SQLite returns the bare columns of the MAX row).
@@ -330,7 +356,13 @@ class Store:
         proposals: Iterable[Mapping[str, Any]],
         cache: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> int:
-        """Append LLM proposals, and the raw responses they came from, in one transaction."""
+        """Append LLM proposals, and the raw responses they came from, in one transaction.
+
+        ``raw`` (and ``rationale`` and ``problem``, which may quote it) is capped at
+        ``MAX_RAW`` characters, the cut marked with the original length, and a response
+        whose answer is longer than that is not cached: one runaway answer cannot bloat
+        the store.
+        """
         now = time.time()
         rows = [
             (
@@ -338,15 +370,15 @@ class Store:
                 # an invalid proposal has no labels at all, not an empty list
                 json.dumps(list(p["labels"])) if p["valid"] else None,
                 int(bool(p["valid"])),
-                p.get("rationale"),
+                cap_raw(p.get("rationale")),
                 p.get("confidence"),
                 p.get("confidence_method"),
                 p.get("match"),
                 p["source"],
                 p.get("model"),
                 p.get("prompt_version"),
-                p.get("raw"),
-                p.get("problem"),
+                cap_raw(p.get("raw")),
+                cap_raw(p.get("problem")),  # a recorded answer's problem quotes it
                 json.dumps(list(p["demos"])) if p.get("demos") else None,
                 p.get("run_id"),
                 p.get("prompt_tokens"),
@@ -360,7 +392,7 @@ class Store:
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
-                [(k, json.dumps(v), now) for k, v in (cache or {}).items()],
+                [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)],
             )
             conn.executemany(
                 "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "

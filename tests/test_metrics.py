@@ -358,6 +358,61 @@ def test_audit_is_used_when_some_reviewed_items_lack_a_propensity():
     assert pool.loc["audit", ["value", "n"]].tolist() == [1.0, 2]
 
 
+def test_pool_accuracy_keeps_its_uncertainty_when_every_audit_item_is_correct(recorded, gwsd):
+    # Issue 11, line 13. The selector reviews the least confident items (propensity
+    # 0.9 + 0.1/open) and one slot in ten is a random audit (propensity 0.1/open, weight
+    # ~13,000). With seed 1 the ten audit draws all happen to be items the LLM got right, so
+    # the weighted variance collapses: the old code said 0.9997 [0.9994, 0.9999], n=100.
+    from llmlabel_widget.dashboard import HEADLINE, apply, build_figure
+
+    gold = gwsd.set_index("id")["gold_label"]
+    right = dict(zip(gwsd["id"], gwsd["gold_label"] == gwsd["llm_label"], strict=True))
+    truth = float(np.mean(list(right.values())))
+    by_conf = list(gwsd.sort_values("llm_confidence", kind="stable")["id"])
+    rng = np.random.default_rng(1)
+    done: set[str] = set()
+    weights, audited = [], []
+    for step in range(100):
+        open_ids = [i for i in gwsd["id"] if i not in done]
+        audit = step % 10 == 9
+        if audit:
+            item = open_ids[rng.integers(len(open_ids))]
+            prop = 0.1 / len(open_ids)
+            audited.append(item)
+        else:
+            item = next(i for i in by_conf if i not in done)
+            prop = 0.9 + 0.1 / len(open_ids)
+        ctx = {"strategy": "audit" if audit else "margin", "audit": audit, "propensity": prop}
+        recorded.decide(item, gold[item], annotator="gold", context=ctx)
+        done.add(item)
+        weights.append(1 / prop)
+    assert all(right[i] for i in audited)  # the case of the issue: every audit item correct
+    w = np.array(weights)
+    kish = w.sum() ** 2 / (w**2).sum()
+    audit_low, audit_high = m.wilson_interval(10, 10)
+    ann = recorded.annotations
+    pool = m.pool_accuracy(ann)
+    ipw = pool.loc["ipw"]
+    assert pool.attrs["method"] == "ipw"
+    assert ipw["value"] > 0.99  # the point estimate is left alone ...
+    assert ipw["low"] <= audit_low  # ... but its interval is at least the audit's Wilson
+    assert ipw["high"] >= audit_high
+    assert ipw["low"] <= truth <= ipw["high"]
+    assert ipw["n"] == round(kish) == 10  # not the 100 items reviewed
+    assert ipw["n_effective"] == pytest.approx(kish)
+    table = m.quality_table(ann, n_boot=0)
+    head = table.loc["accuracy_pool"]
+    assert (head["low"], head["high"], head["n"]) == (ipw["low"], ipw["high"], 10)
+    assert "effective sample size" in head["note"]
+    assert table.loc["accuracy_ipw", "n"] == 10
+    fig = build_figure()
+    apply(fig, m.summarize(ann, n_boot=0))
+    cells = fig.data[12].cells.values
+    row = [k for k, _ in HEADLINE].index("accuracy_pool")
+    assert cells[3][row] == "10"
+    assert float(cells[2][row].split(" to ")[0]) <= audit_low + 0.0005
+
+
 def test_without_audit_or_propensities_the_table_says_naive_only(recorded, gwsd):
     for i, g in zip(gwsd["id"][:20], gwsd["gold_label"][:20], strict=True):
         recorded.decide(i, g, annotator="gold")
