@@ -618,7 +618,6 @@ def write_report(
         f"Pool accuracy: {html.escape(pool_note)}.</p>"
         f"{chart}{''.join(sections)}</body></html>\n"
     )
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(dest)
-    return dest
+    from .export import write_atomically
+
+    return write_atomically(dest, lambda tmp: tmp.write_text(page, encoding="utf-8"))

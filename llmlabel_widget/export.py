@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ FORMATS = (".jsonl", ".csv", ".parquet")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
-__all__ = ["FORMATS", "FORMULA_START", "csv_cell", "write"]
+__all__ = ["FORMATS", "FORMULA_START", "csv_cell", "write", "write_atomically"]
 
 
 def csv_cell(value: object) -> object:
@@ -71,13 +72,22 @@ def write(df: pd.DataFrame, path: str | Path) -> Path:
     suffix = dest.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"unsupported export format {suffix!r}: use .jsonl, .csv or .parquet")
+    return write_atomically(dest, lambda tmp: _write_as(df, tmp, suffix))
+
+
+def write_atomically(dest: Path, fill: Callable[[Path], object]) -> Path:
+    """Have ``fill`` write a temporary file beside ``dest``, then rename it into place.
+
+    A failure at any point (Ctrl-C included) removes the temporary file and leaves any
+    existing ``dest`` as it was.
+    """
     if not dest.parent.is_dir():
-        raise FileNotFoundError(f"cannot export to {dest}: no directory {dest.parent}")
+        raise FileNotFoundError(f"cannot write {dest}: no directory {dest.parent}")
     if dest.is_dir():
-        raise IsADirectoryError(f"cannot export to {dest}: it is a directory")
+        raise IsADirectoryError(f"cannot write {dest}: it is a directory")
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
     try:
-        _write_as(df, tmp, suffix)
+        fill(tmp)
         tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -196,3 +196,20 @@ def test_export_to_a_missing_directory_says_so(session, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no directory .*missing"):
         session.export(tmp_path / "missing" / "labels.csv")
     assert leftovers(tmp_path) == []
+
+
+def test_a_failed_report_leaves_no_temporary_file(session, tmp_path, monkeypatch):
+    for i in session.next_items(5):
+        session.decide(i, "agree", annotator="alice")
+    out = tmp_path / "out"
+    out.mkdir()
+    real_write_text = Path.write_text
+
+    def half_then_fail(self, data, *args, **kwargs):
+        real_write_text(self, data[:100], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        session.report(out / "quality.html")
+    assert list(out.iterdir()) == []
