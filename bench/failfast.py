@@ -93,8 +93,8 @@ def unreachable() -> None:
     real_getaddrinfo = socket.getaddrinfo
 
     def no_such_host(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == "nonexistent.invalid":
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host in ("nonexistent.invalid", b"nonexistent.invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (patched)")
         return real_getaddrinfo(host, *args, **kwargs)
 
     socket.getaddrinfo = no_such_host
