@@ -144,6 +144,7 @@ def test_async_twin_and_sync_calls_mix_on_one_annotator(store):
         first = await s.apropose(ids=ids[:8], progress=False)
         second = s.propose(ids=ids[8:16], progress=False)
         third = await s.apropose(ids=ids[16:24], progress=False)
+        await ann.aclose()  # this loop ends here
         return [r.requests for r in (first, second, third)]
 
     assert asyncio.run(cell()) == [8, 8, 8]

@@ -10,34 +10,37 @@ never exceeded, cost, and a quick stop when the server cannot be reached at all.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
 import os
 import re
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import openai
 
 from ..prompts import DemoPicker, PromptSpec, build_messages, prompt_version
 from ..task import LabelTask
 from .base import Estimate, Progress, Proposal, RunReport
+from .budget import Budget, BudgetReached
+from .connection import (
+    CONNECT_ATTEMPTS,
+    Clients,
+    EndpointUnreachable,
+    HTTPResponse,
+    cannot_connect,
+    probe,
+    split_credentials,
+    unreachable,
+    without_credentials,
+)
 from .parse import combine, parse_choice
 
 if TYPE_CHECKING:
     from ..session import Session
-
-# `client.post(..., cast_to=<Response>)` returns the raw HTTP response; openai >= 3 is built
-# on HTTPX2, earlier releases on httpx, and the class must be the client's own.
-if hasattr(openai, "DefaultHttpx2Client"):
-    from httpx2 import Response as HTTPResponse
-else:  # pragma: no cover - openai 1.x/2.x
-    from httpx import Response as HTTPResponse
 
 log = logging.getLogger(__name__)
 
@@ -68,55 +71,15 @@ CACHE_FORMAT = 1
 # With a cost budget every request needs a bound on its cost, so it carries a cap on the
 # answer's tokens: this one unless max_tokens= says otherwise (answers here are ~30-150).
 BUDGET_MAX_TOKENS = 1024
-# An endpoint that refuses connections or does not resolve stops the run after this many
-# connection attempts (before the first request), or this many items failing in a row.
-CONNECT_ATTEMPTS = 3
-
-
-class BudgetReached(Exception):
-    """The run's request or money cap is reached; no new requests are sent."""
-
-
-class EndpointUnreachable(ConnectionError):
-    """The model server cannot be connected to (refused, unknown host, connect timeout)."""
 
 
 @dataclass
 class _Run:
-    """What one run counts: spending (in-flight requests reserved at their maximum cost),
-    whether the server was reached, connection failures in a row."""
+    """One run's state: its budget, its reachability probe, connection failures in a row."""
 
-    spent_requests: int = 0
-    spent_cost: float = 0.0
-    reserved: float = 0.0
-    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    budget: Budget
     probe: asyncio.Future[None] | None = None
     connect_failures: int = 0
-
-
-class _Clients:
-    """The user's client, or ours: one per event loop, since an async client's pooled
-    (kept-alive) connections belong to the loop that opened them."""
-
-    def __init__(
-        self,
-        client: openai.AsyncOpenAI | openai.OpenAI,
-        make: Callable[[], openai.AsyncOpenAI] | None = None,
-    ) -> None:
-        self._client = client
-        self._make = make
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def get(self) -> openai.AsyncOpenAI | openai.OpenAI:
-        if self._make is None:
-            return self._client
-        loop = asyncio.get_running_loop()
-        client = self._by_loop.get(loop)
-        if client is None:
-            client = self._by_loop[loop] = self._make()
-        return client
 
 
 class OpenAIAnnotator:
@@ -203,7 +166,7 @@ class OpenAIAnnotator:
                     "RecordedAnnotator to work offline on recorded LLM labels"
                 )
             # user:password@ leaves the URL (which the HTTP library logs) for a header
-            url, headers = _split_credentials(base_url)
+            url, headers = split_credentials(base_url)
 
             def make() -> openai.AsyncOpenAI:
                 return openai.AsyncOpenAI(
@@ -215,12 +178,12 @@ class OpenAIAnnotator:
                 )
 
             client = make()
-            self._clients = _Clients(client, make)
+            self._clients = Clients(client, make)
         else:
-            self._clients = _Clients(client)
+            self._clients = Clients(client)
         self._client = client
         self._async = isinstance(client, openai.AsyncOpenAI)
-        self.base_url = _without_credentials(str(client.base_url)).rstrip("/")
+        self.base_url = without_credentials(str(client.base_url)).rstrip("/")
         self.endpoint = urlsplit(self.base_url).netloc  # host[:port]: no secrets
         self.degraded: dict[str, str] = {}
 
@@ -229,6 +192,14 @@ class OpenAIAnnotator:
             f"OpenAIAnnotator(model={self.model!r}, endpoint={self.endpoint!r}, "
             f"prompt={self.prompt.strategy!r}, confidence={self.confidence!r})"
         )
+
+    async def aclose(self) -> None:
+        """Close the connections this annotator opened on the running event loop.
+
+        Only needed when that loop is about to end (``asyncio.run(...)`` in your own code);
+        the sync calls share one long-lived loop, and a client you passed in stays yours.
+        """
+        await self._clients.aclose()
 
     def task(self, session: Session) -> LabelTask:
         """The session's task with this annotator's wording overrides applied."""
@@ -443,7 +414,7 @@ class OpenAIAnnotator:
         self._check_limits()  # the budget may have been changed since construction
         picker = self._picker(session)
         version = self.version(session)
-        run = _Run()
+        run = _Run(Budget(self.budget_requests, self.budget_cost))
         texts = session.store.texts(item_ids)
         queue = list(reversed(item_ids))
 
@@ -467,11 +438,11 @@ class OpenAIAnnotator:
                     report.stopped = f"model {self.model!r} not found: {exc.message}"
                     raise
                 except openai.APIError as exc:
-                    self._count_failure(run, exc)
+                    self._count_failure(run, exc, report)
                     report.failed += 1
                     if len(report.errors) < 5:
                         report.errors.append(
-                            _without_credentials(f"{item_id}: {type(exc).__name__}: {exc}")
+                            without_credentials(f"{item_id}: {type(exc).__name__}: {exc}")
                         )
                     progress(report)
                     continue
@@ -490,49 +461,16 @@ class OpenAIAnnotator:
                 run.probe.cancel()
             report.degraded = dict(self.degraded)
 
-    def _count_failure(self, run: _Run, exc: openai.APIError) -> None:
+    def _count_failure(self, run: _Run, exc: openai.APIError, report: RunReport) -> None:
         """Items failing in a row because the server cannot be connected to stop the run."""
-        if not _cannot_connect(exc):
+        if not cannot_connect(exc):
             run.connect_failures = 0
             return
         run.connect_failures += 1
         if run.connect_failures >= CONNECT_ATTEMPTS:
-            raise EndpointUnreachable(self._unreachable(exc, f"{run.connect_failures} items"))
-
-    def _unreachable(self, exc: BaseException, attempts: str) -> str:
-        reason = _without_credentials(str(exc.__cause__ or exc))
-        return (
-            f"cannot reach the model server at {self.base_url} ({reason}; {attempts} failed): "
-            "check base_url, and that the server is running"
-        )
-
-    async def _probe(self) -> None:
-        """Before a run's first request: can the server be connected to at all?
-
-        A few quick attempts at ``GET /models``; any HTTP answer (even 404 or 403) means yes.
-        Only a failed connection (refused, unknown host, connect timeout) means no.
-        """
-        client = self._clients.get()
-        options: Any = {"max_retries": 0}
-        for attempt in range(CONNECT_ATTEMPTS):
-            try:
-                if self._async:
-                    await client.get("/models", cast_to=HTTPResponse, options=options)
-                else:
-                    await asyncio.to_thread(
-                        client.get, "/models", cast_to=HTTPResponse, options=options
-                    )
-                return
-            except openai.APIStatusError:
-                return
-            except openai.APIConnectionError as exc:
-                if not _cannot_connect(exc):
-                    return  # connected, then slow or cut off: the requests' retries handle it
-                if attempt + 1 == CONNECT_ATTEMPTS:
-                    raise EndpointUnreachable(
-                        self._unreachable(exc, f"{CONNECT_ATTEMPTS} connection attempts")
-                    ) from None
-            await asyncio.sleep(0.25 * 2**attempt)
+            error = unreachable(self.base_url, exc, f"{run.connect_failures} items in a row")
+            report.stopped = str(error)
+            raise error
 
     async def _propose_one(
         self,
@@ -553,21 +491,21 @@ class OpenAIAnnotator:
             cached = response is not None
             if response is None:
                 if run.probe is None:
-                    run.probe = asyncio.ensure_future(self._probe())
+                    run.probe = asyncio.ensure_future(probe(self._clients.get(), self.base_url))
                 await asyncio.shield(run.probe)  # one probe per run, shared by the workers
-                reserved = await self._reserve(run, self._max_cost(messages, params))
+                reserved = await run.budget.reserve(self._max_cost(messages, params))
                 try:
                     response = await self._create(messages, params)
                 except openai.BadRequestError as exc:
-                    self._release(run, reserved, refused=True)
+                    run.budget.release(reserved, refused=True)
                     if self._degrade(exc, params):
                         continue
                     raise
                 except openai.APIStatusError:
-                    self._release(run, reserved, cost=0.0)  # an error answer is not billed
+                    run.budget.release(reserved, cost=0.0)  # an error answer is not billed
                     raise
                 except BaseException:
-                    self._release(run, reserved)  # a timeout may have been billed: the most
+                    run.budget.release(reserved)  # a timeout may have been billed: the most
                     raise
             break
         choices = response.get("choices") or []
@@ -592,7 +530,7 @@ class OpenAIAnnotator:
             report.completion_tokens += c_tok
             report.cost += cost or 0.0
             # without usage figures the request counts at the most it could have cost
-            self._release(run, reserved, cost=cost if usage else None)
+            run.budget.release(reserved, cost=cost if usage else None)
         else:
             report.cached += 1
         proposal = Proposal(
@@ -631,36 +569,6 @@ class OpenAIAnnotator:
         completion = (self._cap() or BUDGET_MAX_TOKENS) * int(params.get("n", 1))
         return self.cost(prompt, completion) or 0.0
 
-    async def _reserve(self, run: _Run, most: float) -> float:
-        """Count a request before it is sent, at its maximum cost; wait while requests in
-        flight hold the budget it needs, and stop the run when it can not be covered."""
-        while True:
-            if self.budget_requests is not None and run.spent_requests >= self.budget_requests:
-                raise BudgetReached(f"request budget of {self.budget_requests} reached")
-            if self.budget_cost is None:
-                break
-            if run.spent_cost + most > self.budget_cost:
-                raise BudgetReached(f"cost budget of ${self.budget_cost:.4f} reached")
-            if run.spent_cost + run.reserved + most <= self.budget_cost:
-                break
-            run.settled.clear()
-            await run.settled.wait()
-        run.spent_requests += 1
-        run.reserved += most
-        return most
-
-    def _release(
-        self, run: _Run, reserved: float, *, cost: float | None = None, refused: bool = False
-    ) -> None:
-        """Replace a request's reservation by what it cost (None: the most it could have);
-        a request the server ``refused`` (400) is not counted at all."""
-        run.reserved -= reserved
-        if refused:
-            run.spent_requests -= 1
-        else:
-            run.spent_cost += reserved if cost is None else cost
-        run.settled.set()  # wake the requests waiting for budget
-
     async def _create(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict:
         # The client's documented generic `post` (its "custom requests" API): same endpoint,
         # auth, retries and timeouts as `chat.completions.create`, but without re-walking the
@@ -683,35 +591,6 @@ class OpenAIAnnotator:
                 response=raw, body=raw.text[:500], message="the response is not a JSON object"
             )
         return data
-
-
-def _split_credentials(url: str | None) -> tuple[str | None, dict[str, str] | None]:
-    """``http://user:pw@host/v1`` -> (``http://host/v1``, a Basic Authorization header)."""
-    if not url:
-        return url, None
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-    header = "Basic " + base64.b64encode(pair.encode()).decode()
-    return _without_credentials(url), {"Authorization": header}
-
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
-
-
-def _without_credentials(text: str) -> str:
-    """Text with the ``user:password@`` of every URL in it removed."""
-    return _USERINFO.sub("", text)
-
-
-def _cannot_connect(exc: BaseException) -> bool:
-    """True when the error is a failed connection: refused, unknown host, connect timeout."""
-    cause = exc.__cause__
-    return isinstance(exc, openai.APIConnectionError) and type(cause).__name__ in (
-        "ConnectError",
-        "ConnectTimeout",
-    )
 
 
 def _cache_key(model: str, messages: list[dict[str, str]], params: Mapping[str, Any]) -> str:
