@@ -7,8 +7,8 @@ keepalive    the four run sequences of one OpenAIAnnotator against the keep-aliv
 unreachable  40 items against a closed loopback port, and against an unknown host (the
              resolver is patched in-process so no DNS query leaves the machine): seconds
              until the run ends, and how it ends.
-budget       1,000 items at concurrency 64, budget_cost $2 at $1,000 per 1M tokens:
-             what was spent, and the overshoot.
+budget       1,000 items at concurrency 64, budget_cost $B (--budget) at $1,000 per 1M
+             tokens, answers capped or not (--max-tokens): what was spent, the overshoot.
 credentials  base_url with user:pass@: is the password in the store file, the repr, the
              log records or the error text?
 """
@@ -119,10 +119,10 @@ def unreachable() -> None:
         socket.getaddrinfo = real_getaddrinfo
 
 
-def budget() -> None:
+def budget(limit: float, max_tokens: int | None) -> None:
     items, gold = data()
-    limit = 2.0
-    print("line 8b: 1,000 items, concurrency 64, budget_cost $2.00 at $1,000/1M tokens")
+    print(f"line 8b: 1,000 items, concurrency 64, budget_cost ${limit:.2f} at $1,000/1M tokens")
+    capped = {} if max_tokens is None else {"max_tokens": max_tokens}
     with FakeOpenAIServer(gold, latency=0.05) as server:
         ann = OpenAIAnnotator(
             "fake-llm",
@@ -131,6 +131,7 @@ def budget() -> None:
             concurrency=64,
             budget_cost=limit,
             prices={"fake-llm": (1000.0, 1000.0)},
+            **capped,
         )
         s = Session.open(store_path(), data=items.head(1000), task=TASK, annotator=ann)
         report = s.propose(progress=False)
@@ -139,7 +140,8 @@ def budget() -> None:
     billed = (usage["prompt_tokens"] + usage["completion_tokens"]) * 1000.0 / 1e6
     print(
         f"  done={report.done} stopped={report.stopped!r} spent=${billed:.3f} "
-        f"(report ${report.cost:.3f}) overshoot={100 * (billed - limit) / limit:+.0f}%"
+        f"(report ${report.cost:.3f}) overshoot={100 * (billed - limit) / limit:+.0f}% "
+        f"in flight at most={server.stats()['max_in_flight']}"
     )
 
 
@@ -185,11 +187,13 @@ def credentials() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", default="keepalive,unreachable,budget,credentials")
+    ap.add_argument("--budget", type=float, default=2.0)
+    ap.add_argument("--max-tokens", type=int, default=None)
     args = ap.parse_args()
     benches = {
         "keepalive": keepalive,
         "unreachable": unreachable,
-        "budget": budget,
+        "budget": lambda: budget(args.budget, args.max_tokens),
         "credentials": credentials,
     }
     for name in args.only.split(","):
