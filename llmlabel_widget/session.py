@@ -7,14 +7,11 @@ and tested without a browser.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import dataclasses
 import getpass
 import hashlib
 import json
 import os
-import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import export, prompt_lab
+from . import _loop, export, prompt_lab
 from .annotators.base import Annotator, Estimate, RunReport
 from .metrics import quality_table, wilson_interval
 from .prompt_lab import PromptTrial
@@ -951,31 +948,13 @@ class Session:
 
 
 def _run_blocking(coro: Coroutine[Any, Any, RunReport]) -> RunReport:
-    """Run a coroutine to completion from sync code, also inside Jupyter's running loop.
+    """Run a coroutine to completion from sync code, in a script or a notebook cell.
 
-    With no running loop, ``asyncio.run``. Inside a running loop (a notebook cell), the
-    coroutine gets its own loop on a worker thread while this call waits; Ctrl-C (kernel
-    interrupt) cancels it, and what was already stored stays.
+    Every call goes to one long-lived event loop (:mod:`._loop`), so the annotator's pooled
+    connections stay usable from one run to the next. Ctrl-C (kernel interrupt) cancels the
+    run, and what was already stored stays.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    loop = asyncio.new_event_loop()
-    worker = threading.Thread(target=loop.run_forever, daemon=True)
-    worker.start()
-    future = asyncio.run_coroutine_threadsafe(coro, loop)
-    try:
-        return future.result()
-    except KeyboardInterrupt:
-        future.cancel()
-        with contextlib.suppress(concurrent.futures.CancelledError, Exception):
-            future.result(timeout=30)
-        raise
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        worker.join(timeout=30)
-        loop.close()
+    return _loop.run(coro)
 
 
 def _progress_bar(total: int, annotator: object) -> Any:

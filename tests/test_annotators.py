@@ -249,13 +249,15 @@ def test_cost_budget_and_usage_totals(db, items, gwsd_task, gold):
             gwsd_task,
             server,
             prices={"fake-llm": (1000.0, 1000.0)},
-            budget_cost=0.5,
+            budget_cost=2.0,
+            max_tokens=64,
             concurrency=1,
         )
         report = s.propose(progress=False)
         usage = server.stats()["usage"]
-    assert report.stopped == "cost budget of $0.5000 reached"
+    assert report.stopped == "cost budget of $2.0000 reached"
     assert 0 < report.done < 60
+    assert report.cost <= 2.0
     assert report.prompt_tokens == usage["prompt_tokens"]
     assert report.cost == pytest.approx(
         (usage["prompt_tokens"] + usage["completion_tokens"]) * 1000.0 / 1e6

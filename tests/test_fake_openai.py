@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import http.client
 import json
 import math
 import re
@@ -385,3 +387,92 @@ def test_cli_serves_gold_from_csv(tmp_path: Path) -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _post(conn: http.client.HTTPConnection, text: str) -> http.client.HTTPResponse:
+    body = json.dumps({"model": "fake-llm", "messages": messages(text, LABELS)})
+    headers = {"Authorization": "Bearer test", "Content-Type": "application/json"}
+    conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+    return conn.getresponse()
+
+
+def test_keeps_connections_alive_like_real_servers(make_server: MakeServer) -> None:
+    gold = make_gold(3)
+    server = make_server(gold)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        for text in gold:  # three requests, one after the other, on one connection
+            reply = _post(conn, text)
+            assert (reply.status, reply.version) == (200, 11)
+            assert reply.getheader("Connection") != "close"
+            assert json.loads(reply.read())["choices"]
+    finally:
+        conn.close()
+    stats = server.stats()
+    assert (stats["completions"], stats["connections"]) == (3, 1)
+
+
+def test_keep_alive_off_closes_each_connection(make_server: MakeServer) -> None:
+    gold = make_gold(2)
+    server = make_server(gold, keep_alive=False)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        for text in gold:  # http.client reconnects when the server closed the last one
+            reply = _post(conn, text)
+            assert reply.getheader("Connection") == "close"
+            reply.read()
+    finally:
+        conn.close()
+    assert server.stats()["connections"] == 2
+
+
+def test_async_client_reuses_pooled_connections(make_server: MakeServer) -> None:
+    gold = make_gold(40)
+    server = make_server(gold)
+
+    async def run() -> None:
+        async with openai.AsyncOpenAI(
+            base_url=server.base_url, api_key="test", max_retries=0
+        ) as client:
+            for start in range(0, 40, 4):  # ten rounds of four concurrent requests
+                await asyncio.gather(
+                    *(
+                        client.chat.completions.create(
+                            model="fake-llm", messages=messages(text, LABELS)
+                        )
+                        for text in list(gold)[start : start + 4]
+                    )
+                )
+
+    asyncio.run(run())
+    stats = server.stats()
+    assert stats["completions"] == 40
+    assert stats["connections"] <= 4
+
+
+def test_stop_closes_kept_alive_connections(make_server: MakeServer) -> None:
+    server = make_server(make_gold(1))
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        _post(conn, "item 0: the plot was fine 0").read()
+        server.stop()
+        assert conn.sock is not None
+        assert conn.sock.recv(1) == b""  # the server closed its end
+    finally:
+        conn.close()
+
+
+def test_basic_auth_from_a_proxy_in_front(make_server: MakeServer) -> None:
+    server = make_server(make_gold(1), basic_auth=("alice", "hunter2"))
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    body = json.dumps({"model": "m", "messages": messages("item 0: the plot was fine 0")})
+    try:
+        for creds, status in (("alice:hunter2", 200), ("alice:wrong", 401)):
+            token = base64.b64encode(creds.encode()).decode()
+            headers = {"Authorization": f"Basic {token}"}
+            conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+            reply = conn.getresponse()
+            reply.read()
+            assert reply.status == status
+    finally:
+        conn.close()

@@ -3,7 +3,8 @@
 Retries (429, 5xx, timeouts, connection errors; exponential backoff with jitter; Retry-After)
 are the openai client's own: we set ``max_retries`` and ``timeout`` and let it do that job.
 This module adds what the client does not: bounded concurrency, optional parameters that
-degrade when a server rejects them, a response cache in the session store, budgets, cost.
+degrade when a server rejects them, a response cache in the session store, budgets that are
+never exceeded, cost, and a quick stop when the server cannot be reached at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,17 +25,22 @@ import openai
 from ..prompts import DemoPicker, PromptSpec, build_messages, prompt_version
 from ..task import LabelTask
 from .base import Estimate, Progress, Proposal, RunReport
+from .budget import Budget, BudgetReached
+from .connection import (
+    CONNECT_ATTEMPTS,
+    Clients,
+    EndpointUnreachable,
+    HTTPResponse,
+    cannot_connect,
+    probe,
+    split_credentials,
+    unreachable,
+    without_credentials,
+)
 from .parse import combine, parse_choice
 
 if TYPE_CHECKING:
     from ..session import Session
-
-# `client.post(..., cast_to=<Response>)` returns the raw HTTP response; openai >= 3 is built
-# on HTTPX2, earlier releases on httpx, and the class must be the client's own.
-if hasattr(openai, "DefaultHttpx2Client"):
-    from httpx2 import Response as HTTPResponse
-else:  # pragma: no cover - openai 1.x/2.x
-    from httpx import Response as HTTPResponse
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +57,29 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-5": (1.25, 10.00),
 }
 ConfidenceMethod = Literal["auto", "logprob", "self-consistency", "verbalised"]
-OPTIONAL_PARAMS = ("response_format", "top_logprobs", "logprobs", "n")
+# max_tokens before max_completion_tokens: a server that rejects one of the pair (OpenAI's
+# reasoning models reject max_tokens) keeps the other.
+OPTIONAL_PARAMS = (
+    "response_format",
+    "top_logprobs",
+    "logprobs",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+)
 CACHE_FORMAT = 1
+# With a cost budget every request needs a bound on its cost, so it carries a cap on the
+# answer's tokens: this one unless max_tokens= says otherwise (answers here are ~30-150).
+BUDGET_MAX_TOKENS = 1024
 
 
-class BudgetReached(Exception):
-    """The run's request or money cap is reached; no new requests are sent."""
+@dataclass
+class _Run:
+    """One run's state: its budget, its reachability probe, connection failures in a row."""
+
+    budget: Budget
+    probe: asyncio.Future[None] | None = None
+    connect_failures: int = 0
 
 
 class OpenAIAnnotator:
@@ -66,7 +89,8 @@ class OpenAIAnnotator:
     ----------
     model : the model name the server knows (``gpt-4o-mini``, ``llama3.1``, ...).
     base_url : an OpenAI-compatible server (vLLM, Ollama, llama.cpp, Azure's v1 endpoint);
-        default: ``OPENAI_BASE_URL`` or OpenAI.
+        default: ``OPENAI_BASE_URL`` or OpenAI. ``user:password@`` in it is sent as HTTP
+        Basic credentials (a proxy in front) and, like the key, never stored or shown.
     api_key : default ``OPENAI_API_KEY``. Never stored, logged or put into widget state.
     client : your own ``openai.AsyncOpenAI`` or ``openai.OpenAI`` (then base_url, api_key,
         max_retries and timeout are yours).
@@ -74,7 +98,12 @@ class OpenAIAnnotator:
     confidence : ``auto`` uses token logprobs where the server returns them, else the
         agreement of ``samples`` samples (self-consistency), else the model's stated value.
     concurrency : requests in flight at once.
-    budget_requests, budget_cost : per-run caps; the run stops cleanly when reached.
+    budget_requests, budget_cost : per-run caps, never exceeded: a request in flight counts
+        at its maximum cost (prompt bytes as tokens, plus ``max_tokens`` per answer), and no
+        request is sent that the rest of the budget cannot cover. The run stops cleanly.
+    max_tokens : cap on each answer's tokens (sent as ``max_tokens`` and
+        ``max_completion_tokens``; a server that rejects one keeps the other). Default: no
+        cap, or 1024 with a ``budget_cost``. Reasoning models count their reasoning here.
     prices : ``{model: (usd_per_1M_input, usd_per_1M_output)}`` added to the default table.
     embeddings : ``{item_id: vector}`` for similar-demonstration retrieval instead of TF-IDF.
     instructions, descriptions : override the task's wording in the prompt (prompt trials);
@@ -102,6 +131,7 @@ class OpenAIAnnotator:
         timeout: float = 60.0,
         budget_requests: int | None = None,
         budget_cost: float | None = None,
+        max_tokens: int | None = None,
         prices: Mapping[str, tuple[float, float]] | None = None,
         embeddings: Mapping[str, Sequence[float]] | None = None,
         instructions: str | None = None,
@@ -120,10 +150,12 @@ class OpenAIAnnotator:
         self.concurrency = concurrency
         self.budget_requests = budget_requests
         self.budget_cost = budget_cost
+        self.max_tokens = max_tokens
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self.embeddings = embeddings
         self.instructions = instructions
         self.descriptions = dict(descriptions or {})
+        self._check_limits()
         if client is None:
             base_url = base_url or os.environ.get("OPENAI_BASE_URL")
             key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -133,24 +165,41 @@ class OpenAIAnnotator:
                     "variable, pass base_url= for a local OpenAI-compatible server, or use "
                     "RecordedAnnotator to work offline on recorded LLM labels"
                 )
-            client = openai.AsyncOpenAI(
-                api_key=key or "not-needed",  # local servers ignore it, the client wants one
-                base_url=base_url,
-                max_retries=max_retries,
-                timeout=timeout,
-            )
+            # user:password@ leaves the URL (which the HTTP library logs) for a header
+            url, headers = split_credentials(base_url)
+
+            def make() -> openai.AsyncOpenAI:
+                return openai.AsyncOpenAI(
+                    api_key=key or "not-needed",  # local servers ignore it; the client wants one
+                    base_url=url,
+                    max_retries=max_retries,
+                    timeout=timeout,
+                    default_headers=headers,
+                )
+
+            client = make()
+            self._clients = Clients(client, make)
+        else:
+            self._clients = Clients(client)
         self._client = client
         self._async = isinstance(client, openai.AsyncOpenAI)
-        self.endpoint = urlsplit(str(client.base_url)).netloc  # host only: no secrets
+        self.base_url = without_credentials(str(client.base_url)).rstrip("/")
+        self.endpoint = urlsplit(self.base_url).netloc  # host[:port]: no secrets
         self.degraded: dict[str, str] = {}
-        self._spent_requests = 0
-        self._spent_cost = 0.0
 
     def __repr__(self) -> str:
         return (
             f"OpenAIAnnotator(model={self.model!r}, endpoint={self.endpoint!r}, "
             f"prompt={self.prompt.strategy!r}, confidence={self.confidence!r})"
         )
+
+    async def aclose(self) -> None:
+        """Close the connections this annotator opened on the running event loop.
+
+        Only needed when that loop is about to end (``asyncio.run(...)`` in your own code);
+        the sync calls share one long-lived loop, and a client you passed in stays yours.
+        """
+        await self._clients.aclose()
 
     def task(self, session: Session) -> LabelTask:
         """The session's task with this annotator's wording overrides applied."""
@@ -170,7 +219,7 @@ class OpenAIAnnotator:
         """A copy with some settings changed, sharing this one's client (and so its key).
 
         Accepts ``model``, ``prompt``, ``instructions``, ``descriptions``, ``confidence``,
-        ``samples``, ``concurrency``, ``budget_requests``, ``budget_cost``.
+        ``samples``, ``concurrency``, ``budget_requests``, ``budget_cost``, ``max_tokens``.
         """
         allowed = {
             "model",
@@ -182,6 +231,7 @@ class OpenAIAnnotator:
             "concurrency",
             "budget_requests",
             "budget_cost",
+            "max_tokens",
         }
         unknown = set(changes) - allowed
         if unknown:
@@ -193,6 +243,7 @@ class OpenAIAnnotator:
             "concurrency": self.concurrency,
             "budget_requests": self.budget_requests,
             "budget_cost": self.budget_cost,
+            "max_tokens": self.max_tokens,
             "prices": self.prices,
             "embeddings": self.embeddings,
             "instructions": self.instructions,
@@ -200,7 +251,28 @@ class OpenAIAnnotator:
         }
         settings.update(changes)
         model = settings.pop("model", self.model)
-        return OpenAIAnnotator(model, client=self._client, **settings)
+        other = OpenAIAnnotator(model, client=self._client, **settings)
+        other._clients = self._clients  # and its connections
+        return other
+
+    def _check_limits(self) -> None:
+        for name in ("budget_requests", "budget_cost"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens!r}")
+        if self.budget_cost is not None and self.cost(1, 1) is None:
+            raise ValueError(
+                f"budget_cost needs the price of model {self.model!r}: pass "
+                f"prices={{{self.model!r}: (usd_per_1M_input, usd_per_1M_output)}}"
+            )
+
+    def _cap(self) -> int | None:
+        """The cap on an answer's tokens: max_tokens, or the default one under a cost budget."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        return BUDGET_MAX_TOKENS if self.budget_cost is not None else None
 
     def spec(self, session: Session) -> dict[str, Any]:
         """Everything needed to rebuild this prompt version (no client, no key)."""
@@ -252,6 +324,11 @@ class OpenAIAnnotator:
             params["n"] = self.samples
             # identical samples at temperature 0 would say nothing about confidence
             params["temperature"] = max(self.prompt.temperature, 0.7)
+        cap = self._cap()
+        if cap is not None:
+            for name in ("max_tokens", "max_completion_tokens"):
+                if name not in self.degraded:
+                    params[name] = cap
         return params
 
     def _degrade(self, exc: openai.BadRequestError, params: Mapping[str, Any]) -> bool:
@@ -334,9 +411,10 @@ class OpenAIAnnotator:
         self, session: Session, item_ids: Sequence[str], report: RunReport, progress: Progress
     ) -> None:
         """Propose for every id with at most ``concurrency`` requests in flight."""
+        self._check_limits()  # the budget may have been changed since construction
         picker = self._picker(session)
         version = self.version(session)
-        self._spent_requests, self._spent_cost = 0, 0.0
+        run = _Run(Budget(self.budget_requests, self.budget_cost))
         texts = session.store.texts(item_ids)
         queue = list(reversed(item_ids))
 
@@ -345,11 +423,14 @@ class OpenAIAnnotator:
                 item_id = queue.pop()
                 try:
                     proposal = await self._propose_one(
-                        session, picker, item_id, texts[item_id], version, report
+                        session, picker, item_id, texts[item_id], version, report, run
                     )
                 except BudgetReached as exc:
                     report.stopped = str(exc)
                     return
+                except EndpointUnreachable as exc:
+                    report.stopped = str(exc)
+                    raise
                 except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                     report.stopped = f"the server refused the API key: {exc.message}"
                     raise
@@ -357,11 +438,15 @@ class OpenAIAnnotator:
                     report.stopped = f"model {self.model!r} not found: {exc.message}"
                     raise
                 except openai.APIError as exc:
+                    self._count_failure(run, exc, report)
                     report.failed += 1
                     if len(report.errors) < 5:
-                        report.errors.append(f"{item_id}: {type(exc).__name__}: {exc}")
+                        report.errors.append(
+                            without_credentials(f"{item_id}: {type(exc).__name__}: {exc}")
+                        )
                     progress(report)
                     continue
+                run.connect_failures = 0
                 report.done += 1
                 report.invalid += not proposal.valid
                 progress(report)
@@ -372,7 +457,20 @@ class OpenAIAnnotator:
         finally:
             for w in workers:
                 w.cancel()
+            if run.probe is not None:
+                run.probe.cancel()
             report.degraded = dict(self.degraded)
+
+    def _count_failure(self, run: _Run, exc: openai.APIError, report: RunReport) -> None:
+        """Items failing in a row because the server cannot be connected to stop the run."""
+        if not cannot_connect(exc):
+            run.connect_failures = 0
+            return
+        run.connect_failures += 1
+        if run.connect_failures >= CONNECT_ATTEMPTS:
+            error = unreachable(self.base_url, exc, f"{run.connect_failures} items in a row")
+            report.stopped = str(error)
+            raise error
 
     async def _propose_one(
         self,
@@ -382,22 +480,32 @@ class OpenAIAnnotator:
         text: str,
         version: str,
         report: RunReport,
+        run: _Run,
     ) -> Proposal:
         messages, demo_ids = self._messages(session, picker, item_id, text)
+        reserved = 0.0
         while True:
             params = self._params(session)
             key = _cache_key(self.model, messages, params)
             response = session.store.cache_get(key)
             cached = response is not None
             if response is None:
-                self._check_budget()
-                self._spent_requests += 1
+                if run.probe is None:
+                    run.probe = asyncio.ensure_future(probe(self._clients.get(), self.base_url))
+                await asyncio.shield(run.probe)  # one probe per run, shared by the workers
+                reserved = await run.budget.reserve(self._max_cost(messages, params))
                 try:
                     response = await self._create(messages, params)
                 except openai.BadRequestError as exc:
-                    self._spent_requests -= 1
+                    run.budget.release(reserved, refused=True)
                     if self._degrade(exc, params):
                         continue
+                    raise
+                except openai.APIStatusError:
+                    run.budget.release(reserved, cost=0.0)  # an error answer is not billed
+                    raise
+                except BaseException:
+                    run.budget.release(reserved)  # a timeout may have been billed: the most
                     raise
             break
         choices = response.get("choices") or []
@@ -421,7 +529,8 @@ class OpenAIAnnotator:
             report.prompt_tokens += p_tok
             report.completion_tokens += c_tok
             report.cost += cost or 0.0
-            self._spent_cost += cost or 0.0
+            # without usage figures the request counts at the most it could have cost
+            run.budget.release(reserved, cost=cost if usage else None)
         else:
             report.cached += 1
         proposal = Proposal(
@@ -451,11 +560,14 @@ class OpenAIAnnotator:
         )
         return proposal
 
-    def _check_budget(self) -> None:
-        if self.budget_requests is not None and self._spent_requests >= self.budget_requests:
-            raise BudgetReached(f"request budget of {self.budget_requests} reached")
-        if self.budget_cost is not None and self._spent_cost >= self.budget_cost:
-            raise BudgetReached(f"cost budget of ${self.budget_cost:.4f} reached")
+    # -- budgets ----------------------------------------------------------------------------------
+    def _max_cost(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> float:
+        """The most a request can cost: every prompt byte a token, every answer at the cap."""
+        if self.budget_cost is None:
+            return 0.0
+        prompt = sum(len(m["content"].encode()) + 4 for m in messages) + 3
+        completion = (self._cap() or BUDGET_MAX_TOKENS) * int(params.get("n", 1))
+        return self.cost(prompt, completion) or 0.0
 
     async def _create(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict:
         # The client's documented generic `post` (its "custom requests" API): same endpoint,
@@ -463,7 +575,7 @@ class OpenAIAnnotator:
         # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.
         # The body comes back as the server sent it: that is what the cache stores.
         body = {"model": self.model, "messages": messages, **params}
-        post = self._client.post
+        post = self._clients.get().post
         if self._async:
             raw = await post("/chat/completions", body=body, cast_to=HTTPResponse)
         else:  # a user's sync client: keep the event loop free while it blocks

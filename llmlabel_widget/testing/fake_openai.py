@@ -4,6 +4,9 @@ It simulates an LLM labeler with a known accuracy against gold labels and can
 inject faults (429, 500, malformed JSON, out-of-set labels, HTML/XSS and
 prompt-injection rationales, hung connections).
 
+Like real servers (OpenAI, vLLM, Ollama) it speaks HTTP/1.1 and keeps connections alive, so
+clients run on pooled connections; ``keep_alive=False`` closes each one after its reply.
+
 Prompt contract (shared with our annotators):
 
 * the last line of the last ``user`` message is the item text as a JSON string;
@@ -16,6 +19,8 @@ Run ``python -m llmlabel_widget.testing.fake_openai --help`` for the CLI.
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import copy
 import csv
 import hashlib
@@ -23,6 +28,7 @@ import json
 import math
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -205,6 +211,16 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakeOpenAI/0.1"
+    protocol_version = "HTTP/1.1"  # keep-alive; every reply carries Content-Length
+    timeout = 30  # an idle kept-alive connection is closed after this many seconds
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._opened(self.connection)
+
+    def finish(self) -> None:
+        self.server.fake._closed(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output quiet
@@ -217,11 +233,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", uuid.uuid4().hex)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if not self.server.fake.keep_alive:
+            self.send_header("Connection", "close")  # also sets close_connection
         self.end_headers()
         self.wfile.write(data)
 
     def _check_auth(self) -> None:
         auth = self.headers.get("Authorization", "")
+        basic = self.server.fake.basic_auth
+        if basic is not None and auth.startswith("Basic "):
+            expected = base64.b64encode(":".join(basic).encode()).decode()
+            if auth[len("Basic ") :].strip() == expected:
+                return
+            raise _HTTPError(401, "Wrong user or password.", "invalid_request_error")
         if not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
             raise _HTTPError(
                 401,
@@ -309,11 +333,17 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         rules: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+        keep_alive: bool = True,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         # rules: {phrase: {item text: label}}: when a request mentions the phrase anywhere in
         # its messages, those items get that label every time (a prompt change with a known
         # effect, for trying prompt versions).
+        # basic_auth: (user, password) the server also accepts as HTTP Basic credentials, as a
+        # reverse proxy in front of a model server would (``http://user:pass@host/v1``).
         self.rules = {k: dict(v) for k, v in (rules or {}).items()}
+        self.keep_alive = keep_alive
+        self.basic_auth = basic_auth
         self.gold: dict[str, str | list[str]] = {
             k: v if isinstance(v, str) else list(v) for k, v in (gold or {}).items()
         }
@@ -339,6 +369,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
         self._in_flight = 0
+        self._sockets: set[socket.socket] = set()
         self.reset_stats()
 
     # ----------------------------------------------------------------- lifecycle
@@ -365,6 +396,11 @@ class FakeOpenAIServer:
             return
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:  # kept-alive connections: close them, as a stopping server does
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):  # already closed by the client
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -402,6 +438,7 @@ class FakeOpenAIServer:
                 "html": 0,
                 "injection": 0,
                 "max_in_flight": self._in_flight,
+                "connections": 0,
             }
 
     def stats(self) -> dict[str, Any]:
@@ -410,6 +447,15 @@ class FakeOpenAIServer:
             snap = copy.deepcopy(self._stats)
             snap["in_flight"] = self._in_flight
             return snap
+
+    def _opened(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+            self._stats["connections"] += 1
+
+    def _closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
 
     def _begin(self) -> None:
         with self._lock:
