@@ -591,9 +591,11 @@ class Selector:
         with self._lock:
             self._closed = True
             self._dirty = False
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()  # returns at once: a cancelled timer's thread just ends
         self._listeners.clear()
         self._forget()
 
