@@ -64,7 +64,7 @@ class SettingsError(WorkerError):
 class _Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
-            [sys.executable, "-c", _BOOT, *sys.path],
+            [sys.executable, "-c", _BOOT, *_search_path()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -90,6 +90,11 @@ class _Worker:
         # only now: a thread still reading the replies holds the reader until the worker exits
         with contextlib.suppress(OSError, ValueError):
             self.replies.close()
+
+
+def _search_path() -> list[str]:
+    """This process's ``sys.path``: the worker finds the same modules (and llmlabel_widget)."""
+    return [os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))]
 
 
 def send(stream: IO[bytes], obj: object) -> None:
