@@ -586,7 +586,13 @@ class Selector:
     def close(self) -> None:
         """Cancel the pending refit, drop the listeners and the worker's copy of the pool.
 
-        A refit already running finishes, but its ranking reaches no listener. Idempotent.
+        A refit already running finishes, but its ranking reaches no listener. Idempotent;
+        :meth:`Session.close <llmlabel_widget.Session.close>` calls it. Attaching the selector
+        to a session again starts it afresh.
+
+        Examples
+        --------
+        >>> session.selector.close()  # doctest: +SKIP
         """
         with self._lock:
             self._closed = True

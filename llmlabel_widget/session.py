@@ -365,7 +365,9 @@ class Session:
     # -- proposals (written by annotators) ---------------------------------------------------
     def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
         """Store LLM proposals (dicts with item_id, labels, valid, source, ...)."""
-        return self.store.add_proposals(proposals)
+        added = self.store.add_proposals(proposals)
+        self._wrote()
+        return added
 
     def proposal(self, item_id: ItemId) -> dict[str, Any] | None:
         """The latest LLM proposal for an item, or None."""
@@ -925,6 +927,11 @@ class Session:
         Cancels the selector's pending refit and drops its listeners; every decision was
         already on disk. Closing twice is harmless. ``with Session.open(...) as session:``
         closes on leaving the block.
+
+        Examples
+        --------
+        >>> with Session.open("reviews.labels.db") as session:  # doctest: +SKIP
+        ...     session.decide("r1", label="negative")
         """
         with self._writes:
             if self._closed:
@@ -936,9 +943,11 @@ class Session:
             checkpointer.join()
         if self._selector is not None:
             self._selector.close()
-        self.store.checkpoint()
-        self.store.close()
-        _OPEN.discard(self)
+        try:
+            self.store.checkpoint()
+        finally:
+            self.store.close()
+            _OPEN.discard(self)
 
     def __enter__(self) -> Session:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -30,6 +31,7 @@ def children() -> list[int]:
 
 
 def resources() -> dict[str, int]:
+    gc.collect()  # what earlier tests left for the garbage collector goes now, not mid-test
     return {
         "threads": threading.active_count(),
         "os_threads": len(list(Path("/proc/self/task").iterdir())),
@@ -56,7 +58,8 @@ def test_200_cycles_of_open_queue_decide_close_leave_resources_flat(db, gwsd, gw
             seen[cycle] = resources()
     assert refit_worker._worker is not None
     assert refit_worker._worker.alive()
-    assert seen[200] == seen[10], seen
+    # flat: nothing grows with the cycles (garbage of earlier tests may still shrink)
+    assert all(seen[200][k] <= seen[10][k] for k in seen[10]), seen
     assert seen[200]["children"] == 1  # the one refit worker, shared by every selector
     with Session.open(db) as s:
         assert s.progress()["decided"] == 200
