@@ -7,27 +7,35 @@ during most of them) the key-to-paint p95 was 132 ms with refits in a kernel thr
 with this worker. In a process of its own the refit only competes for a CPU, and only for CPU
 time the browser, the server and the kernel leave idle.
 
-One worker process (started with ``spawn``: forking a kernel with threads is unsafe) serves
-every :class:`~llmlabel_widget.selector.Selector` of this Python process and keeps each one's
-featurised pool between refits. It reads the store through its own read-only connection, as the
-refit thread did. If it dies, the refit in progress fails (the selector logs it and keeps its
-last ranking) and the next one starts a new worker.
+One worker process serves every :class:`~llmlabel_widget.selector.Selector` of this Python
+process and keeps each one's featurised pool between refits. It is a fresh interpreter running
+this module (``python -c "...serve()"``), not a ``multiprocessing`` child: ``spawn`` re-runs the
+parent's ``__main__`` in the child, so a plain script without an ``if __name__ == "__main__":``
+guard would run twice (deciding and calling the LLM again), and a script read from stdin
+(``python -``) could not start the worker at all. Requests and replies are pickles, each
+preceded by its length, on the worker's stdin and stdout. The worker gets the parent's
+``sys.path``, so settings whose classes the parent imports from its own modules load there
+too; settings that need the parent's ``__main__`` cannot, and the selector refits them in a
+thread. The worker reads the store through its own read-only connection. If it dies, the
+refit in progress fails (the selector logs it and keeps its last ranking) and the next one
+starts a new worker.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing as mp
 import os
+import pickle
 import signal
+import struct
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from .selector import QueueItem, SelectorStatus
     from .task import LabelTask
 
@@ -36,20 +44,77 @@ NICE = 19  # where SCHED_IDLE is missing: below the interactive processes
 # piece would hold it for tens of ms; a piece of 200 takes about 1 ms.
 RANKING_PIECE = 200
 PREDICTED_PIECE = 2_000
+_HEADER = struct.Struct("<Q")  # the length of the pickle that follows
+# The worker's entry point. Only ``sys`` (built in, never shadowed by a file in the working
+# directory) is imported before the parent's ``sys.path`` (the arguments) is in place.
+_BOOT = (
+    "import sys; sys.path[:] = sys.argv[1:]; "
+    "from llmlabel_widget.refit_worker import serve; serve()"
+)
 
 
 class WorkerError(RuntimeError):
     """A refit in the worker process failed, or the worker stopped."""
 
 
+class SettingsError(WorkerError):
+    """The worker process cannot load a selector's settings (e.g. a class from ``__main__``)."""
+
+
 class _Worker:
     def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="llmlabel-refit")
-        self.proc.start()
-        child.close()
+        self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
+            [sys.executable, "-c", _BOOT, *_search_path()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        if self.proc.stdin is None or self.proc.stdout is None:  # for the type checker
+            raise WorkerError("the worker process has no pipe")
+        self.requests: IO[bytes] = self.proc.stdin
+        self.replies: IO[bytes] = self.proc.stdout
         self.known: set[str] = set()  # selectors whose settings the worker holds
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        """Close the pipe (the worker exits when it sees it closed); kill it if it lingers."""
+        with contextlib.suppress(OSError, ValueError):
+            self.requests.close()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        # only now: a thread still reading the replies holds the reader until the worker exits
+        with contextlib.suppress(OSError, ValueError):
+            self.replies.close()
+
+
+def _search_path() -> list[str]:
+    """This process's ``sys.path``: the worker finds the same modules (and llmlabel_widget)."""
+    return [os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))]
+
+
+def send(stream: IO[bytes], obj: object) -> None:
+    """Write one message: its pickle's length, then the pickle."""
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def recv_bytes(stream: IO[bytes]) -> bytes:
+    """Read one message's pickle; ``EOFError`` if the other side closed the pipe."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError("the pipe closed")
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the pipe closed mid-message")
+    return data
 
 
 _lock = threading.Lock()  # one request at a time on the pipe
@@ -63,15 +128,13 @@ def closing() -> bool:
     return _closing
 
 
-@atexit.register  # runs before multiprocessing's own exit handler, which kills the worker
+@atexit.register
 def _close() -> None:
     global _closing
     _closing = True
     worker = _worker
     if worker is not None:
-        with contextlib.suppress(OSError):
-            worker.conn.close()  # the worker exits when it sees the pipe closed
-        worker.proc.join(timeout=2)
+        worker.stop(timeout=2)
 
 
 def refit(
@@ -80,35 +143,43 @@ def refit(
     """Run a refit for the selector ``key`` in the worker; return its ranking, predictions, status.
 
     Blocks the calling (background) thread, never the kernel's: waiting on a pipe releases the
-    GIL.
+    GIL. Raises :class:`SettingsError` when the worker cannot load ``settings``.
     """
     global _worker
     with _lock:
-        if _worker is None or not _worker.proc.is_alive():
+        if _closing:
+            raise WorkerError("the process is exiting")
+        if _worker is None or not _worker.alive():
+            if _worker is not None:
+                _worker.stop(timeout=0)
             _worker = _Worker()
         worker = _worker
         gone = _forgotten[:]
         _forgotten.clear()
-        request = (key, None if key in worker.known else settings, store_path, task, gone)
+        packed = None if key in worker.known else pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
+        request = (key, packed, store_path, task, gone)
         ranking: list[QueueItem] = []
         predicted: dict[str, str] = {}
         try:
-            worker.conn.send(request)
+            send(worker.requests, request)
             while True:
-                kind, piece = worker.conn.recv()
+                kind, piece = pickle.loads(recv_bytes(worker.replies))  # noqa: S301
                 if kind == "ranking":
                     ranking.extend(piece)
                 elif kind == "predicted":
                     predicted.update(piece)
                 else:
                     break
-        except (EOFError, OSError) as exc:
+        except (EOFError, OSError, ValueError) as exc:
             worker.proc.kill()
+            worker.stop(timeout=5)
             _worker = None
             raise WorkerError(f"the selector's worker process stopped ({exc!r})") from None
         if kind == "done":  # the worker now holds this selector's settings
             worker.known.add(key)
         worker.known.difference_update(gone)
+    if kind == "unloadable":
+        raise SettingsError(piece)
     if kind == "error":
         raise WorkerError(piece)
     return ranking, predicted, piece
@@ -119,11 +190,22 @@ def forget(key: str) -> None:
     _forgotten.append(key)
 
 
-def _serve(conn: Connection) -> None:
+def serve() -> None:
+    """The worker process: answer refit requests on stdin until the parent closes it."""
+    # The protocol gets private copies of stdin and stdout; whatever a library prints goes
+    # to stderr, and nothing else can read the requests.
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    _serve(requests, replies)
+
+
+def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """The worker's loop: one refit per request, until the parent closes the pipe."""
     from threadpoolctl import threadpool_limits
-
-    from .selector import Selector
 
     # Refits are never urgent: run only when the browser, the server and the kernel leave a CPU
     # idle (Linux SCHED_IDLE; elsewhere the lowest nice level), and on one core.
@@ -135,41 +217,62 @@ def _serve(conn: Connection) -> None:
     threadpool_limits(1)
     # Interrupting the kernel (SIGINT to its process group) must not kill the worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    selectors: dict[str, Selector] = {}
+    selectors: dict[str, Any] = {}
     while True:
         try:
-            key, settings, store_path, task, gone = conn.recv()
+            request = pickle.loads(recv_bytes(requests))  # noqa: S301 (from our parent)
         except (EOFError, OSError):
             return
-        for k in gone:
-            selectors.pop(k, None)
         try:
-            selector = selectors.get(key)
-            if selector is None:
-                selector = selectors[key] = Selector(**settings, worker="thread")
-            # refit() reads only the store's path and the task from its session
-            selector._session = SimpleNamespace(store=SimpleNamespace(path=store_path), task=task)
-            selector.refit()
-        except Exception as exc:
-            replies = [("error", f"{type(exc).__name__}: {exc}")]
-        else:
-            ranking = selector._ranking
-            # The learner's label is recorded with a decision; decisions come from the queue.
-            known = selector._predicted
-            predicted = [(q.item_id, known[q.item_id]) for q in ranking if q.item_id in known]
-            replies = [
-                *(
-                    ("ranking", ranking[i : i + RANKING_PIECE])
-                    for i in range(0, len(ranking), RANKING_PIECE)
-                ),
-                *(
-                    ("predicted", dict(predicted[i : i + PREDICTED_PIECE]))
-                    for i in range(0, len(predicted), PREDICTED_PIECE)
-                ),
-                ("done", selector.status),
-            ]
-        try:
-            for reply in replies:
-                conn.send(reply)
+            for reply in _answer(selectors, *request):
+                send(replies, reply)
         except OSError:  # the parent has gone
             return
+
+
+def _answer(
+    selectors: dict[str, Any],
+    key: str,
+    settings: bytes | None,
+    store_path: str,
+    task: LabelTask,
+    gone: list[str],
+) -> list[tuple[str, Any]]:
+    """One refit request's replies: the ranking and predictions in pieces, then the status."""
+    from .selector import Selector
+
+    for k in gone:
+        selectors.pop(k, None)
+    selector = selectors.get(key)
+    if selector is None:
+        if settings is None:  # a worker started after the selector's first request
+            return [("error", "the worker does not know this selector")]
+        try:
+            loaded = pickle.loads(settings)  # noqa: S301 (from our parent)
+        except Exception as exc:
+            return [("unloadable", f"{type(exc).__name__}: {exc}")]
+        try:
+            selector = selectors[key] = Selector(**loaded, worker="thread")
+        except Exception as exc:
+            return [("error", f"{type(exc).__name__}: {exc}")]
+    try:
+        # refit() reads only the store's path and the task from its session
+        selector._session = SimpleNamespace(store=SimpleNamespace(path=store_path), task=task)
+        selector.refit()
+    except Exception as exc:
+        return [("error", f"{type(exc).__name__}: {exc}")]
+    ranking = selector._ranking
+    # The learner's label is recorded with a decision; decisions come from the queue.
+    known = selector._predicted
+    predicted = [(q.item_id, known[q.item_id]) for q in ranking if q.item_id in known]
+    return [
+        *(
+            ("ranking", ranking[i : i + RANKING_PIECE])
+            for i in range(0, len(ranking), RANKING_PIECE)
+        ),
+        *(
+            ("predicted", dict(predicted[i : i + PREDICTED_PIECE]))
+            for i in range(0, len(predicted), PREDICTED_PIECE)
+        ),
+        ("done", selector.status),
+    ]

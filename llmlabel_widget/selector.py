@@ -7,6 +7,7 @@ The learner (TF-IDF word and character n-grams + logistic regression, or any est
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import pickle
@@ -544,7 +545,8 @@ class Selector:
         self._predicted: dict[str, str] = {}  # the learner's label for each open item
         self._key = uuid.uuid4().hex  # this selector's name in the worker process
         self._picklable = False  # settings known to pickle (for the worker process)
-        weakref.finalize(self, refit_worker.forget, self._key)
+        self._closed = False
+        self._forget = weakref.finalize(self, refit_worker.forget, self._key)
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, session: Session) -> Selector:
@@ -554,6 +556,10 @@ class Selector:
         featurised in the background (tens of seconds at 100,000 items) while the queue
         serves pool order, so a view never waits for it.
         """
+        if self._closed:  # closed with an earlier session: a fresh start in the worker
+            self._closed = False
+            self._key = uuid.uuid4().hex
+            self._forget = weakref.finalize(self, refit_worker.forget, self._key)
         self._session = session
         n = session.store.count_items()
         if n <= self.sync_limit:
@@ -566,15 +572,46 @@ class Selector:
         self.notify()
         return self
 
-    def on_refit(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` (from the refit thread) after each background refit."""
-        self._listeners.append(fn)
+    def on_refit(self, fn: Callable[[], None], *, remove: bool = False) -> None:
+        """Call ``fn()`` (from the refit thread) after each background refit.
+
+        ``remove=True`` stops calling it.
+        """
+        if remove:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(fn)
+        else:
+            self._listeners.append(fn)
+
+    def close(self) -> None:
+        """Cancel the pending refit, drop the listeners and the worker's copy of the pool.
+
+        A refit already running finishes, but its ranking reaches no listener. Idempotent;
+        :meth:`Session.close <llmlabel_widget.Session.close>` calls it. Attaching the selector
+        to a session again starts it afresh.
+
+        Examples
+        --------
+        >>> session.selector.close()  # doctest: +SKIP
+        """
+        with self._lock:
+            self._closed = True
+            self._dirty = False
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()  # returns at once: a cancelled timer's thread just ends
+        self._listeners.clear()
+        self._forget()
 
     def notify(self, item_id: str | None = None) -> None:
         """A decision was recorded: drop the item from the queue now, refit soon (debounced)."""
         if item_id is not None:
             self._done.add(item_id)
         with self._lock:
+            if self._closed:
+                return
             if self._running:
                 self._dirty = True
                 return
@@ -598,10 +635,21 @@ class Selector:
 
     def _background_refit(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._running, self._dirty, self._timer = True, False, None
         try:
             if self._use_worker_process():
-                self._refit_in_worker()
+                try:
+                    self._refit_in_worker()
+                except refit_worker.SettingsError as exc:
+                    log.info(
+                        "the worker process cannot load the selector's settings (%s): "
+                        "refitting in a thread",
+                        exc,
+                    )
+                    self.worker = "thread"
+                    self.refit()
             else:
                 self.refit()
         except Exception as exc:  # a failed refit must never break labeling
@@ -613,7 +661,7 @@ class Selector:
             with self._lock:
                 self._running = False
                 again = self._dirty
-        for fn in self._listeners:
+        for fn in list(self._listeners):
             fn()
         if again:
             self.notify()

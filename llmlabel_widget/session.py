@@ -7,12 +7,18 @@ and tested without a browser.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import dataclasses
 import getpass
 import hashlib
 import json
+import logging
 import os
+import threading
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,9 @@ if TYPE_CHECKING:
 ItemId = str | int
 OnChanged = Literal["error", "keep"]
 STATES = ("pending", "proposed", "invalid", "skipped", "decided")
+log = logging.getLogger(__name__)
+# Once decisions pause this long, the write-ahead log is copied into the .labels.db file.
+CHECKPOINT_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,11 @@ class Session:
         self._selector = selector
         self.user = user or _default_user()
         self.last_add: AddReport | None = None
+        self._closed = False
+        self._writes = threading.Condition()  # guards the three fields below
+        self._last_write = 0.0
+        self._checkpointer: threading.Thread | None = None
+        _OPEN.add(self)
 
     # -- opening and adding ----------------------------------------------------------------
     @classmethod
@@ -185,6 +199,7 @@ class Session:
         # Everything that can fail is checked before the first write, and the task and the
         # new items are written in one transaction: a call that raises changes nothing.
         store = Store(target)
+        session: Session | None = None
         try:
             stored = store.get_meta("task")
             old = None if stored is None else LabelTask.from_json(stored)
@@ -198,11 +213,14 @@ class Session:
             plan = (
                 None
                 if data is None or checked is None
-                else (session._plan_add(data, checked, text, id))
+                else session._plan_add(data, checked, text, id)
             )
             session._apply_add(plan, on_changed, task=None if task == old else task)
         except BaseException:
-            store.close()
+            if session is not None:
+                session.close()  # nothing was written: the checkpoint in close() is a no-op
+            else:
+                store.close()
             if is_new:
                 store.remove_files()
             raise
@@ -277,6 +295,8 @@ class Session:
             meta["data_fingerprints"] = " ".join([*plan.known[-9:], plan.fingerprint])
         rows = [] if plan is None else plan.rows
         added = self.store.add_items(rows, meta=meta) if rows or meta else 0
+        if rows or meta:
+            self._wrote()
         if plan is None:
             return AddReport(added=0, unchanged=0, changed=())
         report = AddReport(
@@ -371,6 +391,8 @@ class Session:
         {'seq': 12, 'item_id': 'r7', 'kind': 'accept'}
         """
         undone = self.store.undo_last(self._reviewer(annotator), via=via)
+        if undone is not None:
+            self._wrote()
         if undone is not None and self._selector is not None:
             self._selector.undone(undone["item_id"])
         return undone
@@ -400,6 +422,7 @@ class Session:
             proposal_seq=None if proposal is None else proposal["seq"],
             context=context,
         )
+        self._wrote()
         if self._selector is not None and kind == "skip":
             self._selector.skipped(key)
         elif self._selector is not None and kind != "note":
@@ -422,7 +445,9 @@ class Session:
     # -- proposals (written by annotators) ---------------------------------------------------
     def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
         """Store LLM proposals (dicts with item_id, labels, valid, source, ...)."""
-        return self.store.add_proposals(proposals)
+        added = self.store.add_proposals(proposals)
+        self._wrote()
+        return added
 
     def proposal(self, item_id: ItemId) -> dict[str, Any] | None:
         """The latest LLM proposal for an item, or None."""
@@ -535,6 +560,7 @@ class Session:
             if report.degraded:
                 known = json.loads(self.store.get_meta("degraded") or "{}")
                 self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
+            self.store.checkpoint()  # the proposals are in the .labels.db file, not only the WAL
         return report
 
     # -- prompt trials ------------------------------------------------------------------------
@@ -935,9 +961,75 @@ class Session:
         """
         return export.write(self.annotations, path)
 
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _wrote(self) -> None:
+        """Something was stored: checkpoint once writes pause for ``CHECKPOINT_AFTER`` s.
+
+        One thread per burst of writes, not per write: it waits until the writes stop (the
+        reviewer paused, or the kernel went idle), so the .labels.db file alone holds them.
+        """
+        with self._writes:
+            self._last_write = time.monotonic()
+            if self._checkpointer is None and not self._closed:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_when_idle, name="llmlabel-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+
+    def _checkpoint_when_idle(self) -> None:
+        while True:
+            with self._writes:
+                while not self._closed:
+                    pause = self._last_write + CHECKPOINT_AFTER - time.monotonic()
+                    if pause <= 0:
+                        break
+                    self._writes.wait(pause)
+                if self._closed:  # close() checkpoints itself
+                    self._checkpointer = None
+                    return
+                seen = self._last_write
+            try:
+                self.store.checkpoint()
+            except Exception:  # e.g. a full disk: the next write reports it to the reviewer
+                log.exception("could not checkpoint %s", self.store.path)
+            with self._writes:
+                if self._last_write == seen or self._closed:  # else: a write came meanwhile
+                    self._checkpointer = None
+                    return
+
     def close(self) -> None:
-        """Close the store (every decision is already on disk)."""
-        self.store.close()
+        """Stop background work, copy the write-ahead log into the store file, close the store.
+
+        Cancels the selector's pending refit and drops its listeners; every decision was
+        already on disk. Closing twice is harmless. ``with Session.open(...) as session:``
+        closes on leaving the block.
+
+        Examples
+        --------
+        >>> with Session.open("reviews.labels.db") as session:  # doctest: +SKIP
+        ...     session.decide("r1", label="negative")
+        """
+        with self._writes:
+            if self._closed:
+                return
+            self._closed = True
+            checkpointer = self._checkpointer
+            self._writes.notify_all()
+        if checkpointer is not None:
+            checkpointer.join()
+        if self._selector is not None:
+            self._selector.close()
+        try:
+            self.store.checkpoint()
+        finally:
+            self.store.close()
+            _OPEN.discard(self)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         p = self.progress()
@@ -945,6 +1037,17 @@ class Session:
             f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
             f"labels={list(self.task.names)})"
         )
+
+
+_OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed
+
+
+@atexit.register
+def _checkpoint_open_sessions() -> None:
+    """At exit, the .labels.db files of sessions left open hold all their work."""
+    for session in list(_OPEN):
+        with contextlib.suppress(Exception):  # a store closed behind our back
+            session.store.checkpoint()
 
 
 def _run_blocking(coro: Coroutine[Any, Any, RunReport]) -> RunReport:

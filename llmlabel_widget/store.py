@@ -256,6 +256,31 @@ class Store:
         for suffix in ("", "-wal", "-shm", "-journal"):
             self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
 
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file, so the file alone holds every commit.
+
+        Tries ``TRUNCATE`` (the ``-wal`` file shrinks to 0 bytes) without waiting; while another
+        connection reads or writes, falls back to ``PASSIVE`` (copies what it can, never
+        blocks). Returns True when the whole log is in the database file; False when some of
+        it is not yet (try again later) or the store is closed.
+        """
+        with self._lock:  # no write on this connection may run with the short busy timeout
+            try:
+                (timeout,) = self._conn.execute("PRAGMA busy_timeout").fetchone()
+            except sqlite3.ProgrammingError:  # closed
+                return False
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                row = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if row[0]:
+                    row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.OperationalError:  # a read still in progress on this connection
+                return False
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        busy, log, done = row
+        return not busy and log == done
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
         return self._conn.execute(sql, params).fetchall()

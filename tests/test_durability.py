@@ -1,9 +1,11 @@
-"""Two writers at once, and SIGKILL in the middle of decide(): nothing returned is lost."""
+"""Two writers at once, SIGKILL in the middle of decide(), and the .labels.db file alone:
+nothing returned is lost."""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from llmlabel_widget import Session
+from llmlabel_widget import RecordedAnnotator, Session
 
 WRITER = textwrap.dedent(
     """
@@ -91,3 +93,113 @@ def test_sigkill_during_decide_loses_no_returned_decision(db, gwsd, gwsd_task):
     missing = {seq: item for seq, item in confirmed.items() if stored.get(seq) != item}
     assert not missing, f"decisions lost after SIGKILL: {missing}"
     assert len(confirmed) >= runs
+
+
+# -- the .labels.db file alone holds all committed work -------------------------------------
+TABLES = ("items", "proposals", "events", "meta", "cache", "prompt_versions")
+
+
+def rows_in(conn: sqlite3.Connection) -> dict[str, int | None]:
+    """Rows per table (None: the table is not there)."""
+    out: dict[str, int | None] = {}
+    for table in TABLES:
+        try:
+            out[table] = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        except sqlite3.OperationalError:  # no such table
+            out[table] = None
+    return out
+
+
+def only_the_db_file(db, tmp_path) -> dict[str, int | None]:
+    """Row counts of a copy of the .labels.db file alone, without its -wal and -shm files."""
+    copy = tmp_path / "copy" / "only.labels.db"
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(db, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        return rows_in(conn)
+    finally:
+        conn.close()
+
+
+def committed(db) -> dict[str, int | None]:
+    """Row counts as any connection sees them (database file and write-ahead log)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return rows_in(conn)
+    finally:
+        conn.close()
+
+
+def reader(db) -> sqlite3.Connection:
+    """Another connection that has read the store (so it holds the shared WAL index open)."""
+    conn = sqlite3.connect(db)
+    conn.execute("SELECT COUNT(*) FROM items").fetchone()
+    return conn
+
+
+def test_after_propose_the_db_file_alone_holds_the_proposals(db, gwsd, gwsd_task, tmp_path):
+    rec = RecordedAnnotator(gwsd, label="llm_label", confidence="llm_confidence")
+    s = Session.open(db, data=gwsd[["id", "text"]].head(300), task=gwsd_task, annotator=rec)
+    s.propose(progress=False)
+    want = committed(db)
+    assert want["proposals"] == 300
+    assert only_the_db_file(db, tmp_path) == want
+    s.close()
+
+
+def test_after_a_burst_of_decisions_the_db_file_alone_holds_them(db, gwsd, gwsd_task, tmp_path):
+    s = Session.open(db, data=gwsd[["id", "text"]].head(300), task=gwsd_task)
+    for n, item_id in enumerate(s.next_items(25)):
+        s.decide(item_id, "agree" if n % 2 else "neutral_or_disagree", annotator="alice")
+    s.undo(annotator="alice")
+    want = committed(db)
+    assert want["events"] == 26
+    # the reviewer pauses (the kernel is idle): soon the file holds every decision
+    deadline = time.monotonic() + 60
+    while only_the_db_file(db, tmp_path) != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert only_the_db_file(db, tmp_path) == want
+    s.close()
+
+
+def test_close_checkpoints_while_another_connection_stays_open(db, gwsd, gwsd_task, tmp_path):
+    s = Session.open(db, data=gwsd[["id", "text"]].head(300), task=gwsd_task)
+    other = reader(db)  # e.g. a second kernel on the same store
+    try:
+        s.decide(s.next_items(1)[0], "agree", annotator="alice")
+        want = committed(db)
+        s.close()
+        s.close()  # closing twice is harmless
+        assert only_the_db_file(db, tmp_path) == want
+    finally:
+        other.close()
+
+
+EXITING = textwrap.dedent(
+    """
+    import sys
+    from llmlabel_widget import Session
+    s = Session.open(sys.argv[1])
+    for item_id in s.next_items(5):
+        s.decide(item_id, "agree", annotator="script")
+    print("decided", flush=True)
+    # no close(): the interpreter exits straight away, before any pause in the decisions
+    """
+)
+
+
+def test_at_exit_the_db_file_alone_holds_the_work(db, gwsd, gwsd_task, tmp_path):
+    Session.open(db, data=gwsd[["id", "text"]].head(300), task=gwsd_task).close()
+    other = reader(db)  # the store stays open elsewhere while the script runs
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", EXITING, str(db)], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "decided\n"
+        want = committed(db)
+        assert want["events"] == 5
+        assert only_the_db_file(db, tmp_path) == want
+    finally:
+        other.close()

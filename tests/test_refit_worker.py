@@ -36,7 +36,7 @@ def gold(gwsd) -> dict[str, str]:
 def worker_pid() -> int:
     worker = refit_worker._worker
     assert worker is not None
-    assert worker.proc.is_alive()
+    assert worker.alive()
     return worker.proc.pid
 
 
