@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from .task import DECISION_KINDS
+
 APP_ID = "llmlabel-widget"
 SCHEMA_VERSION = 1
-DECISION_KINDS = ("accept", "correct", "label", "skip")
 # Raw model output kept per proposal, in characters. A longer answer (a model that rambles
 # or loops) is cut here and ends with RAW_TRUNCATED saying how long it was.
 MAX_RAW = 20_000

@@ -8,6 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# A reviewer's decisions on an item (see docs/glossary.md); "note" and "undo" are events, not
+# decisions. The store, the session and the estimates all read this one tuple.
+DECISION_KINDS = ("accept", "correct", "label", "skip")
+
 
 @dataclass(frozen=True)
 class LabelMatch:
