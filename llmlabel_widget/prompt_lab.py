@@ -1,4 +1,4 @@
-"""Prompt trials: score a prompt version against human labels, compare two versions.
+"""Prompt trials: score a prompt version's accuracy against human labels, compare two versions.
 
 Pure functions over DataFrames; ``Session.try_prompt``, ``prompt_versions``, ``compare`` and
 ``promote`` are the façade. A trial's proposals are stored like any other (run id prefixed
@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from .annotators.base import RunReport
-from .metrics import wilson_interval
+from .estimation import accuracy, cohen_kappa, reviewed_items
 
 
 @dataclass
@@ -34,7 +33,7 @@ class PromptTrial:
         if s["n"] == 0:
             return f"PromptTrial({self.version}: no human-labelled items scored)"
         return (
-            f"PromptTrial({self.version}: agreement {s['accuracy']:.3f} "
+            f"PromptTrial({self.version}: accuracy {s['accuracy']:.3f} "
             f"[{s['low']:.3f}, {s['high']:.3f}], n={s['n']}, kappa {s['kappa']:.3f}; "
             f"{s['leakage_note']})"
         )
@@ -47,54 +46,72 @@ def _first(v: object) -> object:
     return v if isinstance(v, str) else None
 
 
+def _decode(v: object) -> object:
+    """A stored ``labels`` JSON list as a label: one label, a list of labels, or None."""
+    if not isinstance(v, str):
+        return None
+    labels = json.loads(v)
+    if not isinstance(labels, list):
+        return None
+    return labels[0] if len(labels) == 1 else labels
+
+
 def score(proposals: pd.DataFrame, human: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Agreement of one version's proposals with the human labels of the same items.
+    """Accuracy of one version's proposals against the human labels of the same items.
 
     ``proposals``: item_id, labels (JSON list or None), valid, rationale, confidence, demos
     (JSON list or None), the latest per item. ``human``: item_id, text, label.
+
+    The figures are the estimation functions' own (:func:`~llmlabel_widget.metrics.accuracy`,
+    :func:`~llmlabel_widget.metrics.cohen_kappa`), so a version's accuracy is the same number
+    here, in the dashboard and in ``quality_table``: the share of answered items whose LLM
+    label equals the human label, an invalid answer counting as wrong. ``n`` counts the
+    answered items (valid or not); kappa is over the valid answers, single-label only.
+
+    Examples
+    --------
+    >>> human = pd.DataFrame({"item_id": ["a", "b", "c"], "text": ["x", "y", "z"],
+    ...                       "label": ["pos", "neg", "pos"]})
+    >>> props = pd.DataFrame({"item_id": ["a", "b"], "labels": ['["pos"]', None],
+    ...                       "valid": [1, 0], "rationale": ["", ""],
+    ...                       "confidence": [0.9, None], "demos": [None, None]})
+    >>> scores, items = score(props, human)
+    >>> scores["n"], scores["accuracy"], scores["invalid"], scores["unanswered"]
+    (2, 0.5, 1, 1)
     """
     items = human.merge(proposals, on="item_id", how="left")
-    items["llm_label"] = items["labels"].map(
-        lambda v: json.loads(v) if isinstance(v, str) else None
+    items["llm_label"] = items["labels"].map(_decode)
+    answered = items["valid"].notna()
+    ann = pd.DataFrame(
+        {
+            "item_id": items["item_id"],
+            "label": items["label"],
+            "llm_label": items["llm_label"],
+            "llm_valid": items["valid"].map(bool, na_action="ignore").astype("boolean"),
+        }
     )
-    items["llm_label"] = items["llm_label"].map(
-        lambda v: (v[0] if len(v) == 1 else v) if isinstance(v, list) and v else None
-    )
-    items["answered"] = items["valid"].notna()
-    items["correct"] = [
-        _first(h) == _first(p) if p is not None else False
-        for h, p in zip(items["label"], items["llm_label"], strict=True)
-    ]
+    acc = accuracy(ann)
+    right = reviewed_items(ann).set_index("item_id")["agree"]
+    items["correct"] = items["item_id"].map(right).eq(True)
     demo_ids: set[str] = set()
     for d in items["demos"].dropna():
         demo_ids.update(json.loads(d))
     items["used_as_demo"] = items["item_id"].isin(demo_ids)
-    scored = items[items["answered"]]
-    n = len(scored)
-    k = int(scored["correct"].sum())
-    low, high = wilson_interval(k, n) if n else (float("nan"), float("nan"))
-    kappa = float("nan")
-    pairs = [
-        (str(_first(h)), str(_first(p)))
-        for h, p in zip(scored["label"], scored["llm_label"], strict=True)
-    ]
-    if n and len({x for pair in pairs for x in pair}) > 1:
-        kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
-    leaked = int(scored["used_as_demo"].sum())
+    leaked = int(items.loc[answered, "used_as_demo"].sum())
     note = (
-        f"{leaked} of {n} scored items were demonstrations for other scored items: "
-        "their agreement may be optimistic"
+        f"{leaked} of {acc.n} scored items were demonstrations for other scored items: "
+        "their accuracy may be optimistic"
         if leaked
         else "no scored item was used as a demonstration"
     )
     scores = {
-        "n": n,
-        "accuracy": k / n if n else float("nan"),
-        "low": low,
-        "high": high,
-        "kappa": kappa,
-        "invalid": int((scored["valid"] == 0).sum()),
-        "unanswered": int((~items["answered"]).sum()),
+        "n": acc.n,
+        "accuracy": acc.value,
+        "low": acc.low,
+        "high": acc.high,
+        "kappa": cohen_kappa(ann, n_boot=0).value,
+        "invalid": int((items["valid"] == 0).sum()),
+        "unanswered": int((~answered).sum()),
         "leaked": leaked,
         "leakage_note": note,
     }

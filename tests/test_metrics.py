@@ -252,6 +252,39 @@ def test_correction_patterns_match_a_crosstab(gwsd):
     assert pats["share_of_corrections"].sum() == pytest.approx(1.0)
 
 
+def test_many_labels_confusion_and_corrections_match_a_crosstab():
+    """77 intents (Banking77's shape): label codes past 11 labels must not overflow."""
+    rng = np.random.default_rng(7)
+    intents = [f"intent_{i:02d}" for i in range(77)]
+    human = rng.choice(intents, 4000)
+    llm = np.where(rng.random(4000) < 0.75, human, rng.choice(intents, 4000))
+    df = pd.DataFrame({"label": human, "llm_label": llm})
+    assert (
+        m.confusion(df, labels=intents).to_numpy() == confusion_matrix(human, llm, labels=intents)
+    ).all()
+    pats = m.correction_patterns(df)
+    tab = pd.crosstab(df["llm_label"], df["label"])
+    assert [tab.loc[r.llm_label, r.human_label] for r in pats.itertuples()] == pats["n"].tolist()
+    assert pats["n"].sum() == int((human != llm).sum())
+
+
+def test_invalid_answers_count_wrong_in_accuracy_but_not_in_label_wise_figures(gwsd):
+    df = gwsd.assign(llm_valid=pd.array(np.arange(len(gwsd)) % 10 != 0, dtype="boolean"))
+    df.loc[~df["llm_valid"].to_numpy(bool), "llm_label"] = None  # how the store keeps them
+    valid = df["llm_valid"].to_numpy(bool)
+    right = int((valid & (df["llm_label"] == df["gold_label"]).to_numpy(bool)).sum())
+    acc = m.accuracy(df, human="gold_label")
+    assert (acc.n, acc.value) == (len(df), right / len(df))
+    assert acc.note == f"{int((~valid).sum())} invalid answer(s) counted wrong"
+    rolling = m.rolling_accuracy(df, human="gold_label")
+    assert rolling["cumulative"].iloc[-1] == acc.value
+    assert m.pool_accuracy(df, human="gold_label").loc["naive", "value"] == acc.value
+    kappa = m.cohen_kappa(df, human="gold_label", n_boot=0)
+    kept = df[valid]
+    assert kappa.n == len(kept)
+    assert kappa.value == pytest.approx(cohen_kappa_score(kept["gold_label"], kept["llm_label"]))
+
+
 # -- sessions: decision order, context, decisions --------------------------------------------------
 @pytest.fixture
 def recorded(db, gwsd, gwsd_task) -> Session:

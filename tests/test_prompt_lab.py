@@ -168,3 +168,42 @@ def test_render_and_estimate_a_draft_before_sending(setup):
     assert server.stats()["requests"] == 0
     s.try_prompt(instructions="Be brief.", progress=False)
     assert s.estimate_prompt(instructions="Be brief.").items == 0
+
+
+def test_a_versions_accuracy_is_the_same_number_in_trials_and_metrics(db, gwsd, gwsd_task):
+    """Out-of-set answers are invalid proposals; the glossary's accuracy counts them wrong,
+    in prompt_versions() (prompt scoring) and in metrics alike."""
+    from llmlabel_widget import OpenAIAnnotator
+    from llmlabel_widget import metrics as m
+    from llmlabel_widget.testing import FakeOpenAIServer
+    from llmlabel_widget.testing.fake_openai import Faults
+
+    data = gwsd[["id", "text"]].head(60)
+    gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
+    by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
+    faults = Faults(rate_out_of_set=0.25)
+    with FakeOpenAIServer(gold, accuracy=0.7, seed=3, faults=faults) as server:
+        ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="sk-test")
+        s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
+        s.propose(progress=False)
+        for i in data["id"][:40]:
+            s.decide(i, by_id[i], annotator="alice")
+        trial = s.try_prompt(progress=False)  # the same version, answered from the cache
+    frame = s.annotations
+    assert set(frame["prompt_version"]) == {trial.version}
+    decided = frame[frame["state"] == "decided"]
+    invalid = int((decided["llm_valid"] == False).sum())  # noqa: E712
+    assert invalid > 0  # the faults produced something to count
+    valid = decided["llm_valid"].fillna(False).to_numpy(bool)
+    right = int((valid & (decided["llm_label"] == decided["label"]).to_numpy(bool)).sum())
+    acc = m.accuracy(frame)
+    assert (acc.n, acc.value) == (40, right / 40)  # invalid answers are in n, counted wrong
+    assert f"{invalid} invalid answer(s) counted wrong" in acc.note
+    sc = trial.scores
+    assert (sc["n"], sc["accuracy"], sc["invalid"]) == (40, acc.value, invalid)
+    assert (sc["low"], sc["high"]) == (acc.low, acc.high)
+    row = s.prompt_versions().set_index("version").loc[trial.version]
+    assert (row["n"], row["agreement"]) == (40, acc.value)
+    assert m.quality_table(frame, n_boot=0).loc["accuracy", "value"] == acc.value
+    assert m.reviewed(frame)["agree"].sum() == right == trial.items["correct"].sum()
+    s.close()

@@ -137,10 +137,10 @@ def blind_vs_assisted(
 
 
 def _blind_vs_assisted(p: _Pairs, level: float) -> pd.DataFrame:
-    a = p.answers
-    blind = a.context["blind"].to_numpy(bool)
-    kb, nb = int(a.correct[blind].sum()), int(blind.sum())
-    ka, na = int(a.correct[~blind].sum()), int((~blind).sum())
+    ans = p.answers
+    blind = ans.context["blind"].to_numpy(bool)
+    kb, nb = int(ans.correct[blind].sum()), int(blind.sum())
+    ka, na = int(ans.correct[~blind].sum()), int((~blind).sum())
     b = _proportion("blind", kb, nb, "LLM = human on blind items", level)
     a = _proportion("assisted", ka, na, "LLM = human on assisted items", level)
     gap_low, gap_high = newcombe_interval(ka, na, kb, nb, level=level)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
 from sklearn.preprocessing import MultiLabelBinarizer
 
 if TYPE_CHECKING:
@@ -145,7 +144,8 @@ class _Pairs:
         k = len(self.labels)
         if self.n == 0 or self.multi:
             return np.zeros((k, k), dtype=np.int64)
-        return np.asarray(confusion_matrix(self.human, self.llm, labels=np.arange(k)))
+        cells = np.bincount(self.human * k + self.llm, minlength=k * k)
+        return cells.reshape(k, k).astype(np.int64)
 
 
 def _pairs(
@@ -183,8 +183,9 @@ def _pairs(
         correct = (h == lv).all(axis=1)
     else:
         cats = pd.CategoricalDtype(names)
-        h = pd.Series(h_vals, dtype=object).astype(cats).cat.codes.to_numpy()
-        lv = pd.Series(l_vals, dtype=object).astype(cats).cat.codes.to_numpy()
+        # int64: pandas' int8 codes overflow in code arithmetic (h * K + l) past 11 labels
+        h = pd.Series(h_vals, dtype=object).astype(cats).cat.codes.to_numpy(np.int64)
+        lv = pd.Series(l_vals, dtype=object).astype(cats).cat.codes.to_numpy(np.int64)
         correct = h == lv
     correct = np.asarray(correct, bool)
     right = correct

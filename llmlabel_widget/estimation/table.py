@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,9 @@ def _table(x: _Inputs) -> pd.DataFrame:
     return out
 
 
-def _measure(name: str, r: dict, method: str, interval: str, note: str) -> Measure:
+def _measure(
+    name: str, r: Mapping[Hashable, Any], method: str, interval: str, note: str
+) -> Measure:
     """A table row from one row of a figure frame (``value, low, high, n``)."""
     n = int(r["n"])
     return Measure(
@@ -116,13 +118,15 @@ def _pool_rows(pool: pd.DataFrame, level: float) -> list[Measure]:
 
 
 def _alpha_row(x: _Inputs) -> Measure:
-    p, opts = x.p, {"level": x.level, "n_boot": x.n_boot, "seed": x.seed}
-    if x.raters is not None:
-        return krippendorff_alpha(x.raters, **opts)
-    if p.multi:
+    p = x.p
+    raters = x.raters
+    if raters is None and p.multi:
         nan = math.nan
         return Measure("krippendorff_alpha", nan, nan, nan, p.n, "", "", "single-label only")
-    alpha = krippendorff_alpha(pd.DataFrame({"human": p.human, "llm": p.llm}), **opts)
+    pair = raters if raters is not None else pd.DataFrame({"human": p.human, "llm": p.llm})
+    alpha = krippendorff_alpha(pair, level=x.level, n_boot=x.n_boot, seed=x.seed)
+    if raters is not None:
+        return alpha
     return Measure(**{**alpha.as_dict(), "method": "Krippendorff's alpha, human vs LLM"})
 
 
