@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .task import DECISION_KINDS
+from .task import DECISION_KINDS as DECISION_KINDS  # re-exported: defined once, in task.py
 
 APP_ID = "llmlabel-widget"
 SCHEMA_VERSION = 1
