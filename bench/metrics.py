@@ -2,14 +2,17 @@
 
 Times ``quality_table`` (the headline figures with their bootstrap intervals), ``summarize``
 (everything the dashboard shows: the table plus per-label, confusion, reliability, rolling
-agreement, correction patterns) and ``apply`` (writing it into the plotly figure). The
-target is under 200 ms for the whole recompute.
+accuracy, correction patterns; its ``table`` is ``quality_table``'s, one computation),
+``apply`` (writing it into the plotly figure) and ``prompt_lab.score`` (a prompt version
+scored on the same items, with the same accuracy). The target is under 200 ms for the whole
+recompute. ``--invalid`` makes that share of the LLM answers invalid (counted wrong).
 
 With ``--session`` it also builds a real store with that many decisions (about 40 s at
 10,000) and times what a live ``Dashboard.refresh()`` costs end to end, including reading
 ``session.annotations``.
 
-Run: python bench/metrics.py [--rows 10000] [--repeat 7] [--n-boot 1000] [--session]
+Run: python bench/metrics.py [--rows 10000] [--repeat 7] [--n-boot 1000] [--invalid 0.02]
+     [--session]
      [--data FILE.csv --text COL --gold COL --llm COL [--confidence COL]]
      (default: the shipped GWSD climate-stance set with recorded GPT-4o labels, repeated
      to --rows)
@@ -18,6 +21,7 @@ Run: python bench/metrics.py [--rows 10000] [--repeat 7] [--n-boot 1000] [--sess
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -29,15 +33,18 @@ import pandas as pd
 from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.dashboard import Dashboard, apply, build_figure
 from llmlabel_widget.metrics import quality_table, summarize
+from llmlabel_widget.prompt_lab import score
 
 TARGET_MS = 200.0
 
 
-def annotations(src: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+def annotations(src: pd.DataFrame, rows: int, seed: int = 0, invalid: float = 0.0) -> pd.DataFrame:
     """A ``session.annotations``-shaped frame of ``rows`` decided items built from ``src``.
 
     Columns ``text, gold, llm[, confidence]``. The human label is the gold label; one
-    decision in ten is a random audit (with its propensity), one in seven is blind.
+    decision in ten is a random audit (with its propensity), one in seven is blind; a share
+    ``invalid`` of the LLM answers is invalid (no label, ``llm_valid`` False, decision
+    ``label``), as the store keeps them.
     """
     reps = -(-rows // len(src))
     big = pd.concat([src] * reps, ignore_index=True).head(rows)
@@ -50,7 +57,8 @@ def annotations(src: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
         for a, b in zip(audit, blind, strict=True)
     ]  # fmt: skip
     label = big["gold"].astype(object)
-    llm = big["llm"].astype(object)
+    bad = rng.random(rows) < invalid
+    llm = big["llm"].astype(object).where(~bad, None)
     start = pd.Timestamp("2025-01-01", tz="UTC")
     return pd.DataFrame(
         {
@@ -58,16 +66,32 @@ def annotations(src: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
             "text": big["text"].to_numpy(),
             "state": "decided",
             "label": label.to_numpy(),
-            "decision": np.where(label == llm, "accept", "correct"),
+            "decision": np.where(bad, "label", np.where(label == llm, "accept", "correct")),
             "annotator": "bench",
             "decided_at": start + pd.to_timedelta(np.arange(rows), unit="s"),
             "decision_seq": pd.array(np.arange(1, rows + 1), dtype="Int64"),
             "context": context,
             "llm_label": llm.to_numpy(),
-            "llm_valid": pd.array(np.ones(rows, bool), dtype="boolean"),
-            "llm_confidence": big["confidence"].to_numpy(float),
+            "llm_valid": pd.array(~bad, dtype="boolean"),
+            "llm_confidence": np.where(bad, np.nan, big["confidence"].to_numpy(float)),
         }
     )
+
+
+def trial_frames(ann: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(proposals, human)`` as ``Session`` hands them to ``prompt_lab.score``."""
+    labels = [json.dumps([v]) if v is not None else None for v in ann["llm_label"]]
+    proposals = pd.DataFrame(
+        {
+            "item_id": ann["item_id"],
+            "labels": labels,
+            "valid": ann["llm_valid"].astype(int),
+            "rationale": "",
+            "confidence": ann["llm_confidence"],
+            "demos": None,
+        }
+    )
+    return proposals, ann[["item_id", "text", "label"]]
 
 
 def live_session(ann: pd.DataFrame, labels: list[str], n_boot: int, repeat: int) -> None:
@@ -112,6 +136,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--invalid", type=float, default=0.02, help="share of invalid answers")
     ap.add_argument("--session", action="store_true", help="also time a real store")
     args = ap.parse_args()
     if args.data:
@@ -133,20 +158,24 @@ def main() -> None:
             "confidence": src[conf_col] if conf_col else np.nan,
         }
     ).dropna(subset=["gold", "llm"])
-    ann = annotations(src, args.rows)
+    ann = annotations(src, args.rows, invalid=args.invalid)
     labels = sorted(set(src["gold"]) | set(src["llm"]), key=str)
     opts = {"labels": labels, "n_boot": args.n_boot}
 
     print(f"data: {name}; {len(src)} rows with gold and LLM labels, repeated to {len(ann)}")
     print(f"labels: {labels}; bootstrap resamples: {args.n_boot}; repeats: {args.repeat}")
+    print(f"invalid LLM answers: {int((~ann['llm_valid']).sum())} (counted wrong)")
     first_q, med_q, max_q, table = timed(lambda: quality_table(ann, **opts), args.repeat)
     first_s, med_s, max_s, summary = timed(lambda: summarize(ann, **opts), args.repeat)
     fig = build_figure()
     first_a, med_a, max_a, _ = timed(lambda: apply(fig, summary), args.repeat)
+    proposals, human = trial_frames(ann)
+    first_p, med_p, max_p, (scores, _) = timed(lambda: score(proposals, human), args.repeat)
     rows = [
         ("quality_table", first_q, med_q, max_q),
         ("summarize (table + all chart data)", first_s, med_s, max_s),
         ("apply to the plotly figure", first_a, med_a, max_a),
+        ("prompt_lab.score (a trial's figures)", first_p, med_p, max_p),
     ]
     print(f"{'step':38s} {'first ms':>9s} {'median ms':>10s} {'max ms':>8s}")
     for step, first, med, worst in rows:
@@ -157,6 +186,8 @@ def main() -> None:
         f"recompute after a decision (summarize + apply), median: {total:.1f} ms "
         f"({verdict} the {TARGET_MS:.0f} ms target)"
     )
+    same = scores["accuracy"] == table.loc["accuracy", "value"]
+    print(f"prompt score accuracy {scores['accuracy']:.4f}: same as the table's: {same}")
     if args.session:
         live_session(ann, labels, args.n_boot, args.repeat)
     print()
