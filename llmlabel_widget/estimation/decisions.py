@@ -120,10 +120,10 @@ def blind_vs_assisted(
     llm: str = "llm_label",
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Human-LLM agreement where the human did not see the LLM's label, and where they did.
+    """The LLM's accuracy where the reviewer did not see its label, and where they did.
 
     Blind decisions carry ``{"blind": true}`` in their context. ``gap`` = assisted - blind
-    agreement (Newcombe interval): how much seeing the suggestion sways human labels
+    accuracy (Newcombe interval): how much seeing the suggestion sways human labels
     towards it. ``attrs["note"]`` explains when there are no blind items.
 
     Examples

@@ -25,7 +25,7 @@ def pool_accuracy(
 ) -> pd.DataFrame:
     """The LLM's accuracy on the whole pool, corrected for how reviewed items were chosen.
 
-    A selector shows the items it finds most useful, not a random sample, so agreement on
+    A selector shows the items it finds most useful, not a random sample, so accuracy on
     reviewed items is biased. From the decision ``context``:
 
     - ``audit``: accuracy on items drawn uniformly at random (``{"audit": true}``), Wilson.

@@ -152,7 +152,7 @@ def _blind_rows(bva: pd.DataFrame, level: float) -> list[Measure]:
     for key, name, method in (
         ("blind", "agreement_blind", "LLM = human where the human did not see the LLM label"),
         ("assisted", "agreement_assisted", "LLM = human where the human saw the LLM label"),
-        ("gap", "anchoring_gap", "assisted - blind agreement"),
+        ("gap", "anchoring_gap", "assisted - blind accuracy"),
     ):
         r = bva.loc[key].to_dict()
         defined = bool(np.isfinite(r["value"]))
@@ -195,7 +195,8 @@ def quality_table(
     Rows: ``accuracy`` (naive), ``accuracy_pool`` (the corrected estimate; ``method`` says
     how), ``accuracy_audit``, ``accuracy_ipw``, ``cohen_kappa``, ``macro_f1``, ``micro_f1``
     (multi-label tasks only), ``krippendorff_alpha``, ``ece``, ``acceptance_rate``,
-    ``correction_rate``, ``agreement_blind``, ``agreement_assisted``, ``anchoring_gap``.
+    ``correction_rate``, ``agreement_blind`` and ``agreement_assisted`` (the accuracy on blind
+    and on assisted decisions; names kept from before the glossary), ``anchoring_gap``.
     Undefined figures are NaN with a note ("not enough data: ...").
 
     Examples
