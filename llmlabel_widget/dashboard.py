@@ -114,13 +114,19 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
     # agreement over decisions: interval band (two traces), cumulative, rolling, pool estimate
     fig.add_trace(
         go.Scatter(
-            name="upper", mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+            meta="band_high",
+            name="upper",
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Scatter(
+            meta="band_low",
             name="interval (Wilson)",
             mode="lines",
             line={"width": 0},
@@ -132,12 +138,15 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
         col=1,
     )
     fig.add_trace(
-        go.Scatter(name="cumulative agreement", mode="lines", line={"color": "#1f77b4"}),
+        go.Scatter(
+            meta="cumulative", name="cumulative agreement", mode="lines", line={"color": "#1f77b4"}
+        ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Scatter(
+            meta="rolling",
             name="rolling agreement",
             mode="lines",
             line={"color": "#7f7f7f", "dash": "dot", "width": 1},
@@ -146,12 +155,18 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
         col=1,
     )
     fig.add_trace(
-        go.Scatter(name="pool estimate", mode="lines", line={"color": "#d62728", "dash": "dash"}),
+        go.Scatter(
+            meta="pool",
+            name="pool estimate",
+            mode="lines",
+            line={"color": "#d62728", "dash": "dash"},
+        ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Heatmap(
+            meta="confusion",
             colorscale="Blues",
             showscale=False,
             texttemplate="%{z}",
@@ -161,9 +176,10 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
         col=2,
     )
     for name in ("precision", "recall", "f1"):
-        fig.add_trace(go.Bar(name=name, marker_color=COLORS[name]), row=1, col=3)
+        fig.add_trace(go.Bar(meta=name, name=name, marker_color=COLORS[name]), row=1, col=3)
     fig.add_trace(
         go.Scatter(
+            meta="diagonal",
             name="perfect calibration",
             x=[0, 1],
             y=[0, 1],
@@ -177,6 +193,7 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
     )
     fig.add_trace(
         go.Scatter(
+            meta="reliability",
             name="LLM accuracy by confidence",
             mode="markers+lines",
             line={"color": "#9467bd"},
@@ -186,12 +203,18 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
         col=1,
     )
     fig.add_trace(
-        go.Scatter(name="learner accuracy", mode="lines+markers", line={"color": "#17becf"}),
+        go.Scatter(
+            meta="learning",
+            name="learner accuracy",
+            mode="lines+markers",
+            line={"color": "#17becf"},
+        ),
         row=2,
         col=2,
     )
     fig.add_trace(
         go.Table(
+            meta="headline",
             header={"values": ["figure", "value", "interval", "n", "how"], "align": "left"},
             cells={"values": [[], [], [], [], []], "align": "left", "height": 24},
             columnwidth=[3, 1.4, 2.2, 1, 5],
@@ -235,9 +258,19 @@ def build_figure(*, width: int = 1200, height: int = 760) -> go.Figure:
 
 def _empty(fig: go.Figure, row: int, col: int, why: str | None) -> None:
     """Show (``why``) or hide (None) the panel's "not enough data" note."""
-    # The notes follow the six subplot titles, in panel order (see build_figure).
-    index = len(TITLES) + [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)].index((row, col))
-    fig.layout.annotations[index].update(visible=why is not None, text=why or "")
+    fig.update_annotations(
+        {"visible": why is not None, "text": why or ""}, selector={"name": f"empty-{row}-{col}"}
+    )
+
+
+def _traces(fig: go.Figure) -> dict[str, Any]:
+    """The figure's traces by key, never by position.
+
+    The key is each trace's ``meta`` (set in :func:`build_figure`): plotly shows ``name`` in
+    the legend (the pool estimate's changes with its method) and a FigureWidget replaces
+    every ``uid``.
+    """
+    return {str(t.meta): t for t in fig.data}
 
 
 def _learning_frame(curve: LearningCurve) -> tuple[pd.DataFrame | None, str | None]:
@@ -265,51 +298,51 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
     >>> fig.layout.annotations[6].text  # the agreement panel's note
     'not enough data: no reviewed item has an LLM label'
     """
-    d = fig.data
+    d = _traces(fig)
     # Agreement over decisions: every point rests on n >= 1 items, so none is NaN.
     roll = _thin(summary.rolling)
     x = roll["order"].to_numpy()
-    d[0].update(x=x, y=roll["cumulative_high"].to_numpy())
-    d[1].update(x=x, y=roll["cumulative_low"].to_numpy())
-    d[2].update(
+    d["band_high"].update(x=x, y=roll["cumulative_high"].to_numpy())
+    d["band_low"].update(x=x, y=roll["cumulative_low"].to_numpy())
+    d["cumulative"].update(
         x=x,
         y=roll["cumulative"].to_numpy(),
         customdata=roll[["cumulative_low", "cumulative_high"]].to_numpy(),
         hovertemplate="after %{x} decisions: %{y:.3f} "
         "(%{customdata[0]:.3f} to %{customdata[1]:.3f})<extra></extra>",
     )
-    d[3].update(x=x, y=roll["rolling"].to_numpy())
+    d["rolling"].update(x=x, y=roll["rolling"].to_numpy())
     pool = summary.table.loc["accuracy_pool"].to_dict()
     if len(roll) and np.isfinite(pool["value"]):
-        d[4].update(
+        d["pool"].update(
             x=[1, int(roll["order"].iloc[-1])],
             y=[float(pool["value"])] * 2,
             name=f"pool estimate ({pool['method']})",
             visible=True,
         )
     else:
-        d[4].update(x=[], y=[], visible=False)
+        d["pool"].update(x=[], y=[], visible=False)
     _empty(fig, 1, 1, None if len(roll) else f"{NOT_ENOUGH}: no reviewed item has an LLM label")
 
     # confusion matrix
     cm = summary.confusion
     if summary.multi_label:
-        d[5].update(z=[], x=[], y=[], visible=False)
+        d["confusion"].update(z=[], x=[], y=[], visible=False)
         _empty(fig, 1, 2, "single-label only")
     elif summary.reviewed == 0:
-        d[5].update(z=[], x=[], y=[], visible=False)
+        d["confusion"].update(z=[], x=[], y=[], visible=False)
         _empty(fig, 1, 2, f"{NOT_ENOUGH}: no reviewed item has an LLM label")
     else:
         labels = [str(v) for v in cm.columns]
-        d[5].update(z=cm.to_numpy().tolist(), x=labels, y=labels, visible=True)
+        d["confusion"].update(z=cm.to_numpy().tolist(), x=labels, y=labels, visible=True)
         _empty(fig, 1, 2, None)
 
     # per-label precision / recall / F1
     pl = summary.per_label
     show = pl[(pl["support"] + pl["predicted"]) > 0]
     names = [str(v) for v in show.index]
-    for trace, col in zip(d[6:9], ("precision", "recall", "f1"), strict=True):
-        trace.update(
+    for col in ("precision", "recall", "f1"):
+        d[col].update(
             x=names,
             y=_clean(show[col]),
             error_y=_error(show[col], show[f"{col}_low"], show[f"{col}_high"]),
@@ -323,7 +356,7 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
     rel = summary.reliability[summary.reliability["n"] > 0]
     if len(rel):
         size = 7 + 13 * np.sqrt(rel["n"] / rel["n"].max())
-        d[10].update(
+        d["reliability"].update(
             x=_clean(rel["confidence"]),
             y=_clean(rel["accuracy"]),
             error_y=_error(rel["accuracy"], rel["low"], rel["high"]),
@@ -333,20 +366,22 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
         )
         _empty(fig, 2, 1, None)
     else:
-        d[10].update(x=[], y=[], text=[], visible=False)
+        d["reliability"].update(x=[], y=[], text=[], visible=False)
         _empty(fig, 2, 1, f"{NOT_ENOUGH}: no reviewed item with an LLM confidence")
 
     # learning curve
     lc, why = _learning_frame(learning_curve if learning_curve is not None else summary.learning)
     if lc is None:
-        d[11].update(x=[], y=[], visible=False)
+        d["learning"].update(x=[], y=[], visible=False)
     else:
         err = (
             _error(lc["accuracy"], lc["low"], lc["high"])
             if {"low", "high"} <= set(lc.columns)
             else None
         )
-        d[11].update(x=_clean(lc["n_labels"]), y=_clean(lc["accuracy"]), error_y=err, visible=True)
+        d["learning"].update(
+            x=_clean(lc["n_labels"]), y=_clean(lc["accuracy"]), error_y=err, visible=True
+        )
     _empty(fig, 2, 2, why)
 
     # headline figures
@@ -362,7 +397,7 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
         cells[4].append(
             str(r["note"] or r["method"]) if not ok or key == "accuracy_pool" else r["method"]
         )
-    d[12].update(cells={"values": cells})
+    d["headline"].update(cells={"values": cells})
     rates = summary.rates.to_dict("index")
     total = int(rates["acceptance"]["n"]) + int(rates["no_proposal"]["k"])
     fig.layout.title.text = (
@@ -422,10 +457,11 @@ class Dashboard:
         self.error: str | None = None  # the last refresh failure, if any
         self._clock = clock
         self._last = -math.inf
-        self._pending: asyncio.TimerHandle | None = None
+        self._pending: asyncio.TimerHandle | asyncio.Future[Summary] | None = None
         self._pending_loop: asyncio.AbstractEventLoop | None = None
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._reader: Any = None
+        self._closed = False
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
 
@@ -475,6 +511,8 @@ class Dashboard:
         --------
         >>> labeler.on_decision(dash.on_decision)  # doctest: +SKIP
         """
+        if self._closed:
+            return
         if self._pending is not None:
             loop = self._pending_loop
             if loop is not None and loop.is_running() and not self._pending.cancelled():
@@ -495,6 +533,8 @@ class Dashboard:
 
     def _trailing(self) -> None:
         """On the loop: compute off the loop, then draw here (traits stay on the loop)."""
+        if self._closed:
+            return
         loop = asyncio.get_running_loop()
         if self._worker is None:
             self._worker = concurrent.futures.ThreadPoolExecutor(1, "llmlabel-dashboard")
@@ -505,22 +545,40 @@ class Dashboard:
     def _compute(self) -> Summary:
         """Worker thread: read the annotations on a private connection, compute the figures.
 
-        Its own SQLite connection lets it read while the kernel thread records decisions.
+        Its own connection (``session.reader()``, closed by :meth:`close`) lets it read
+        while the kernel thread records decisions.
         """
-        store = getattr(self.session, "store", None)
-        if self._reader is None and store is not None and hasattr(store, "path"):
-            from .session import Session
-            from .store import Store
-
-            self._reader = Session(Store(store.path), self.session.task)
+        if self._reader is None and callable(getattr(self.session, "reader", None)):
+            self._reader = self.session.reader()
         source = self._reader if self._reader is not None else self.session
         return metrics.summarize(
             source.annotations, labels=self.labels, raters=self.raters, **self.options
         )
 
+    def close(self) -> None:
+        """Stop redrawing: cancel a pending redraw, stop the worker, close the private reader.
+
+        The session itself stays open, and the figure keeps its last drawing. Closing twice
+        is harmless.
+
+        Examples
+        --------
+        >>> dash.close()  # doctest: +SKIP
+        """
+        self._closed = True
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)  # a redraw computing now finishes on the reader first
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
     def _draw_computed(self, future: asyncio.Future[Summary]) -> None:
         self._pending = None
-        if future.cancelled():
+        if future.cancelled() or self._closed:
             return
         try:
             summary = future.result()

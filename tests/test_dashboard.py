@@ -233,3 +233,89 @@ def test_report_escapes_label_text(tmp_path):
     assert "&lt;b&gt;x&lt;/b&gt;" in text
     assert "<b>x</b>" not in text.split("<body>", 1)[1].split("<div", 1)[0]
     assert "<title>&lt;i&gt;t&lt;/i&gt;</title>" in text
+
+
+def trace(fig, name: str):
+    """The one trace with this legend name."""
+    (found,) = [t for t in fig.data if t.name == name]
+    return found
+
+
+def test_interval_band_is_the_wilson_interval_around_the_agreement_line(recorded, gwsd):
+    """The shaded band spans the 95% Wilson interval of the cumulative agreement.
+
+    Drawn as two traces: the upper bound (no fill), then the lower bound filled up to the
+    trace before it. Collapsing either bound onto the line, or moving the fill off its
+    upper bound, makes the band vanish.
+    """
+    from scipy.stats import binomtest
+
+    decide(recorded, gwsd, slice(0, 60))
+    dash = Dashboard(recorded, n_boot=100)
+    fig = dash.figure
+    upper, lower = trace(fig, "upper"), trace(fig, "interval (Wilson)")
+    traces = list(fig.data)
+    assert traces.index(lower) == traces.index(upper) + 1
+    assert lower.fill == "tonexty"
+    assert upper.fill in (None, "none")
+    ann = recorded.annotations
+    reviewed = ann[ann["decision"].notna()].sort_values("decision_seq")
+    agree = (reviewed["label"] == reviewed["llm_label"]).astype(int).cumsum().to_numpy()
+    n = np.arange(1, len(reviewed) + 1)
+    bounds = [
+        binomtest(int(k), int(m)).proportion_ci(0.95, method="wilson")
+        for k, m in zip(agree, n, strict=True)
+    ]
+    assert list(upper.x) == list(lower.x) == list(n)
+    assert list(upper.y) == pytest.approx([b.high for b in bounds], abs=1e-9)
+    assert list(lower.y) == pytest.approx([b.low for b in bounds], abs=1e-9)
+    width = np.asarray(upper.y) - np.asarray(lower.y)
+    assert width.min() > 0.05  # 60 decisions: a band, not a line
+    line = np.asarray(trace(fig, "cumulative agreement").y)
+    assert np.all(np.asarray(lower.y) < line)  # at k = n the upper bound is 1, the line too
+    assert np.all(line <= np.asarray(upper.y))
+
+
+def test_traces_are_addressed_by_key_not_by_position(recorded, gwsd):
+    """apply() finds each trace by its key, so reordering the traces changes nothing drawn."""
+    decide(recorded, gwsd, slice(0, 30))
+    summary = m.summarize(recorded.annotations, labels=recorded.task, n_boot=50)
+    fig = build_figure()
+    fig.data = fig.data[::-1]
+    apply(fig, summary)
+    heat = next(t for t in fig.data if t.type == "heatmap")
+    assert int(np.sum(heat.z)) == 30
+    assert trace(fig, "cumulative agreement").x[-1] == 30
+    assert trace(fig, "precision").type == "bar"
+    assert len(trace(fig, "precision").x) == 2
+    table = next(t for t in fig.data if t.type == "table")
+    assert table.cells.values[0][0] == "accuracy (reviewed, naive)"
+
+
+def test_close_stops_redraws_and_closes_the_private_reader(recorded, gwsd):
+    import llmlabel_widget.session as session_module
+
+    before = set(session_module._OPEN)
+    dash = Dashboard(recorded, n_boot=50, min_interval=0.0)
+
+    async def one_trailing_redraw() -> None:
+        decide(recorded, gwsd, slice(0, 4))
+        dash.on_decision(None)
+        for _ in range(500):
+            if dash._pending is None and dash.draws == 2:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(one_trailing_redraw())
+    assert dash.draws == 2
+    readers = set(session_module._OPEN) - before
+    assert len(readers) == 1  # the worker thread read through its own session
+    (reader,) = readers
+    dash.close()
+    assert reader not in set(session_module._OPEN)
+    assert set(session_module._OPEN) == before
+    dash.close()  # twice is harmless
+    decide(recorded, gwsd, slice(4, 6))
+    dash.on_decision(None)
+    assert dash.draws == 2  # closed: no more redraws
+    assert not recorded._closed  # the session itself stays open
