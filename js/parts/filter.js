@@ -24,15 +24,8 @@ import { createScope } from "./scope.js";
  * @property {() => void} close close the panel, focus back on the view
  */
 
-/**
- * @param {ViewContext} ctx
- * @param {FilterHooks} hooks
- * @returns {FilterPart}
- */
-export function createFilter(ctx, hooks) {
-  const scope = createScope(ctx.model);
-  let index = 0;
-  const input = h("input", {
+function filterInput() {
+  return h("input", {
     cls: "llmlabel-filter-input",
     attrs: {
       type: "text",
@@ -42,46 +35,66 @@ export function createFilter(ctx, hooks) {
       spellcheck: "false",
     },
   });
+}
+
+/**
+ * Labels whose name or description contains the query (case-insensitive).
+ * @param {LabelSpec[]} labels
+ * @param {string} query
+ */
+function matching(labels, query) {
+  const q = query.trim().toLowerCase();
+  return labels.filter(
+    (l) =>
+      !q || l.name.toLowerCase().includes(q) || (l.description || "").toLowerCase().includes(q),
+  );
+}
+
+/**
+ * One label in the list.
+ * @param {LabelSpec} l
+ * @param {boolean} active the one Enter picks
+ * @param {boolean} marked already selected (multi-label)
+ * @param {(name: string) => void} pick
+ */
+function option(l, active, marked, pick) {
+  const li = h(
+    "li",
+    {
+      cls: `llmlabel-option${active ? " llmlabel-option-active" : ""}`,
+      attrs: { role: "option", "aria-selected": String(active), "data-label": l.name },
+    },
+    [
+      h("span", { cls: "llmlabel-option-name", text: l.name, attrs: { dir: "auto" } }),
+      marked ? h("span", { cls: "llmlabel-option-on", text: " ✓" }) : null,
+      l.description
+        ? h("span", {
+            cls: "llmlabel-option-desc",
+            text: ` — ${l.description}`,
+            attrs: { dir: "auto" },
+          })
+        : null,
+    ],
+  );
+  li.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
+  li.addEventListener("click", () => pick(l.name));
+  return li;
+}
+
+/**
+ * @param {ViewContext} ctx
+ * @param {FilterHooks} hooks
+ * @returns {FilterPart}
+ */
+export function createFilter(ctx, hooks) {
+  const scope = createScope(ctx.model);
+  let index = 0;
+  const input = filterInput();
   const list = h("ul", { cls: "llmlabel-filter-list", attrs: { role: "listbox" } });
   const panel = h("div", { cls: "llmlabel-panel llmlabel-filter" }, [input, list]);
   show(panel, false);
 
-  function matches() {
-    const q = input.value.trim().toLowerCase();
-    return ctx
-      .labels()
-      .filter(
-        (l) =>
-          !q || l.name.toLowerCase().includes(q) || (l.description || "").toLowerCase().includes(q),
-      );
-  }
-
-  /** @param {LabelSpec} l @param {boolean} active */
-  function option(l, active) {
-    const li = h(
-      "li",
-      {
-        cls: `llmlabel-option${active ? " llmlabel-option-active" : ""}`,
-        attrs: { role: "option", "aria-selected": String(active), "data-label": l.name },
-      },
-      [
-        h("span", { cls: "llmlabel-option-name", text: l.name, attrs: { dir: "auto" } }),
-        ctx.multi() && hooks.isSelected(l.name)
-          ? h("span", { cls: "llmlabel-option-on", text: " ✓" })
-          : null,
-        l.description
-          ? h("span", {
-              cls: "llmlabel-option-desc",
-              text: ` — ${l.description}`,
-              attrs: { dir: "auto" },
-            })
-          : null,
-      ],
-    );
-    li.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
-    li.addEventListener("click", () => pick(l.name));
-    return li;
-  }
+  const matches = () => matching(ctx.labels(), input.value);
 
   function render() {
     const found = matches();
@@ -90,7 +103,8 @@ export function createFilter(ctx, hooks) {
       list.replaceChildren(h("li", { cls: "llmlabel-filter-empty", text: "no label matches" }));
       return;
     }
-    list.replaceChildren(...found.map((l, i) => option(l, i === index)));
+    const marked = (/** @type {string} */ name) => ctx.multi() && hooks.isSelected(name);
+    list.replaceChildren(...found.map((l, i) => option(l, i === index, marked(l.name), pick)));
   }
 
   /** @param {string} name */
