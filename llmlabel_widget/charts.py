@@ -291,6 +291,7 @@ def apply(fig: go.Figure, summary: Summary, learning_curve: LearningCurve = None
 
     Examples
     --------
+    >>> from llmlabel_widget import metrics
     >>> fig = build_figure()
     >>> apply(fig, metrics.summarize(pd.DataFrame({"label": [], "llm_label": []})))
     >>> fig.layout.annotations[6].text  # the agreement panel's note
