@@ -22,6 +22,9 @@ import anywidget
 import traitlets
 from ipywidgets import CallbackDispatcher
 
+from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
+from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
+from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
 from .shortcuts import normalise_shortcuts
 
 if TYPE_CHECKING:
