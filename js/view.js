@@ -1,28 +1,44 @@
-// One Labeler view: builds the DOM, follows the model's traits, turns keys and clicks into
-// intents (custom messages). State lives in the model; the only local state is what a
-// reload may forget (open panels, a multi-label selection in progress).
+// One Labeler view, put together from its parts (js/parts/): status lines, the item card,
+// the action and label buttons, the label filter, the note panel, the keys and help, the
+// queue preview. Each part renders itself and has its own cleanup; this module wires them
+// to the model's traits and turns keys and clicks into intents. State lives in the model;
+// the only local state is what a reload may forget (open panels, a selection in progress).
 
-import { expandCaption, fillMeta, fillProposal, fillText, isLong, truncationNote } from "./card.js";
 import { h, show } from "./dom.js";
-import {
-  bindingFor,
-  buildKeymap,
-  isModified,
-  isTextEntry,
-  keyLabel,
-  keysFor,
-  mayTakeFocus,
-} from "./keys.js";
-import { MSG, SAVING_AFTER_MS, TRAITS, UNLOCK_AFTER_MS } from "./protocol.js";
-import { fillQueue, progressText } from "./queue.js";
-
-/** Label buttons shown at most before the rest move behind the filter. */
-const MAX_LABEL_BUTTONS = 20;
+import { keyLabel, mayTakeFocus } from "./keys.js";
+import { createActions } from "./parts/actions.js";
+import { createCard } from "./parts/card.js";
+import { createContext, keepingFocus } from "./parts/context.js";
+import { createFilter } from "./parts/filter.js";
+import { createIntents } from "./parts/intents.js";
+import { createKeyboard } from "./parts/keyboard.js";
+import { createNotes } from "./parts/notes.js";
+import { createQueue } from "./parts/queue.js";
+import { createScope } from "./parts/scope.js";
+import { createStatus } from "./parts/status.js";
+import { MSG, TRAITS } from "./protocol.js";
 
 /**
  * @typedef {import("@anywidget/types").AnyModel} AnyModel
- * @typedef {import("./card.js").Current} Current
- * @typedef {{name: string, description?: string, key?: string}} LabelSpec
+ * @typedef {"note" | "filter" | "help"} Panel
+ */
+
+/**
+ * @typedef {object} View
+ * @property {import("./parts/context.js").ViewContext} ctx
+ * @property {HTMLElement} cardBox
+ * @property {Panel | null} panel the open panel
+ * @property {string | null} shownItem the item id on screen
+ * @property {import("./parts/status.js").StatusPart} status
+ * @property {import("./parts/card.js").CardPart} card
+ * @property {import("./parts/actions.js").ActionsPart} actions
+ * @property {import("./parts/filter.js").FilterPart} filter
+ * @property {import("./parts/notes.js").NotesPart} notes
+ * @property {import("./parts/keyboard.js").KeyboardPart} keyboard
+ * @property {import("./parts/queue.js").QueuePart} queue
+ * @property {import("./parts/intents.js").IntentsPart} intents
+ * @property {() => void} renderCurrent
+ * @property {() => void} renderLabels
  */
 
 /**
@@ -32,26 +48,47 @@ const MAX_LABEL_BUTTONS = 20;
  * @returns {() => void}
  */
 export function createView(model, el) {
-  /** @type {Map<string, import("./keys.js").Binding>} */
-  let keymap = new Map();
-  /** @type {Set<string>} */
-  let selected = new Set();
-  /** @type {string | null} */
-  let shownItem = null;
-  let expanded = false;
-  /** @type {"note" | "filter" | "help" | null} */
-  let panel = null;
-  /** @type {number | null} the revision an intent was sent for; one intent per revision */
-  let inflight = null;
-  let filterIndex = 0;
-  /** @type {ReturnType<typeof setTimeout>[]} */
-  const timers = [];
-  /** @type {[string, () => void][]} */
-  const modelHandlers = [];
-  /** @type {[EventTarget, string, EventListener][]} */
-  const domHandlers = [];
+  const v = assemble(model);
+  const root = v.ctx.root;
+  const scope = createScope(model);
+  scope.listen(root, "click", (ev) => onClick(v, ev));
+  for (const [trait, draw] of /** @type {[string, () => void][]} */ ([
+    [TRAITS.current, v.renderCurrent],
+    [TRAITS.labels, v.renderLabels],
+    [TRAITS.shortcuts, v.renderLabels],
+    [TRAITS.multiLabel, v.renderLabels],
+    [TRAITS.queuePreview, v.queue.render],
+    [TRAITS.progress, v.status.renderProgress],
+    [TRAITS.error, v.status.render],
+    [TRAITS.notice, v.status.render],
+    [TRAITS.busy, v.renderCurrent],
+    [TRAITS.revision, v.intents.render],
+    [TRAITS.done, v.renderCurrent],
+  ])) {
+    scope.onModel(trait, draw);
+  }
+  el.appendChild(root);
+  v.renderLabels();
+  v.renderCurrent();
+  v.status.render();
+  v.status.renderProgress();
+  v.queue.render();
+  v.intents.render();
+  focusWhenShown(root, el, scope);
+  const parts = [v.status, v.card, v.actions, v.filter, v.notes, v.keyboard, v.queue, v.intents];
+  return () => {
+    scope.dispose();
+    for (const part of parts) part.cleanup();
+    root.remove();
+  };
+}
 
-  // ---------------------------------------------------------------- DOM skeleton
+/**
+ * Make the parts and lay out their DOM.
+ * @param {AnyModel} model
+ * @returns {View}
+ */
+function assemble(model) {
   const root = h("div", {
     cls: "llmlabel-root",
     attrs: {
@@ -61,658 +98,178 @@ export function createView(model, el) {
       "data-lm-suppress-shortcuts": "true",
     },
   });
-  const progressLine = h("div", { cls: "llmlabel-progress" });
-  const focusHint = h("span", { cls: "llmlabel-focus-hint" }, [
-    h("span", { cls: "llmlabel-focus-on", text: "keys active · ? for help" }),
-    h("span", { cls: "llmlabel-focus-off", text: "click here to use the keys" }),
+  const status = createStatus(model);
+  const ctx = createContext(model, root, status.notice);
+  const v = /** @type {View} */ ({ ctx, status, panel: null, shownItem: null });
+  v.card = createCard();
+  v.actions = createActions(ctx);
+  v.intents = createIntents(ctx);
+  const close = () => closePanel(v);
+  v.filter = createFilter(ctx, {
+    choose: (name) => chooseLabel(v, name),
+    isSelected: v.actions.isSelected,
+    close,
+  });
+  v.notes = createNotes(ctx, { send: (text) => v.intents.send(MSG.note, { text }), close });
+  v.keyboard = createKeyboard(ctx, { act: (b) => act(v, b), panelOpen: () => !!v.panel, close });
+  v.queue = createQueue(model);
+  v.cardBox = h("div", { cls: "llmlabel-card" }, [
+    ...v.card.nodes,
+    ...v.actions.nodes,
+    v.filter.panel,
+    v.notes.panel,
   ]);
-  const header = h("div", { cls: "llmlabel-header" }, [progressLine, focusHint]);
-  const errorLine = h("div", { cls: "llmlabel-error", attrs: { role: "alert" } });
-  const noticeLine = h("div", { cls: "llmlabel-notice", attrs: { role: "status" } });
-  const reasonLine = h("div", { cls: "llmlabel-reason" });
-  const textNode = h("div", { cls: "llmlabel-text", attrs: { dir: "auto" } });
-  const expandBtn = h("button", { cls: "llmlabel-expand", attrs: { type: "button" } });
-  const truncNote = h("div", { cls: "llmlabel-trunc" });
-  const metaLine = h("div", { cls: "llmlabel-meta" });
-  const proposalBox = h("div", { cls: "llmlabel-proposal" });
-  const acceptBtn = actionButton("accept", "Accept");
-  const labelBox = h("div", {
-    cls: "llmlabel-labels",
-    attrs: { role: "group", "aria-label": "labels" },
+  v.renderCurrent = keepingFocus(root, () => renderCurrent(v));
+  v.renderLabels = keepingFocus(root, () => {
+    v.keyboard.renderKeymap();
+    v.actions.renderButtons();
+    renderSelection(v);
   });
-  const skipBtn = actionButton("skip", "Skip");
-  const noteBtn = actionButton("note", "Note");
-  const undoBtn = actionButton("undo", "Undo");
-  const filterBtn = actionButton("filter", "Find label");
-  const helpBtn = actionButton("help", "Keys");
-  const actions = h("div", { cls: "llmlabel-actions" }, [
-    acceptBtn,
-    labelBox,
-    skipBtn,
-    noteBtn,
-    undoBtn,
-    filterBtn,
-    helpBtn,
-  ]);
-  const selectionLine = h("div", { cls: "llmlabel-selection" });
+  show(v.keyboard.helpPanel, false);
+  const s = v.status;
+  root.append(s.header, ...s.lines, v.cardBox, s.doneBox, v.keyboard.helpPanel, v.queue.node);
+  return v;
+}
 
-  const filterInput = h("input", {
-    cls: "llmlabel-filter-input",
-    attrs: {
-      type: "text",
-      placeholder: "Type to filter labels · ↑↓ to move · Enter to pick · Esc to close",
-      "aria-label": "Filter labels",
-      autocomplete: "off",
-      spellcheck: "false",
-    },
-  });
-  const filterList = h("ul", { cls: "llmlabel-filter-list", attrs: { role: "listbox" } });
-  const filterPanel = h("div", { cls: "llmlabel-panel llmlabel-filter" }, [
-    filterInput,
-    filterList,
-  ]);
+/** @param {View} v */
+function renderSelection(v) {
+  v.actions.renderSelection();
+  if (v.panel === "filter") v.filter.render();
+}
 
-  const noteInput = h("input", {
-    cls: "llmlabel-note-input",
-    attrs: {
-      type: "text",
-      placeholder: "Note on this item · Enter to save · Esc to cancel",
-      "aria-label": "Note",
-      dir: "auto",
-    },
-  });
-  const noteSave = h("button", {
-    cls: "llmlabel-btn llmlabel-note-save",
-    text: "Save note",
-    attrs: { type: "button" },
-  });
-  const notePanel = h("div", { cls: "llmlabel-panel llmlabel-note" }, [noteInput, noteSave]);
-  const helpPanel = h("div", { cls: "llmlabel-panel llmlabel-help" });
-
-  const card = h("div", { cls: "llmlabel-card" }, [
-    reasonLine,
-    h("div", { cls: "llmlabel-item" }, [textNode, expandBtn, truncNote]),
-    metaLine,
-    proposalBox,
-    actions,
-    selectionLine,
-    filterPanel,
-    notePanel,
-  ]);
-  const doneBox = h("div", { cls: "llmlabel-done" });
-  const queueBox = h("div", { cls: "llmlabel-queue" });
-  root.append(header, errorLine, noticeLine, card, doneBox, helpPanel, queueBox);
-  for (const p of [filterPanel, notePanel, helpPanel, expandBtn]) show(p, false);
-  el.appendChild(root);
-
-  // ---------------------------------------------------------------- helpers
-  /**
-   * @param {string} action
-   * @param {string} caption
-   */
-  function actionButton(action, caption) {
-    const btn = h("button", {
-      cls: `llmlabel-btn llmlabel-act-${action}`,
-      attrs: { type: "button", "data-action": action },
-    });
-    btn.append(
-      h("kbd", { cls: "llmlabel-kbd" }),
-      h("span", { cls: "llmlabel-caption", text: caption }),
-    );
-    return btn;
-  }
-
-  /**
-   * @param {EventTarget} target
-   * @param {string} type
-   * @param {(ev: any) => void} fn
-   */
-  function listen(target, type, fn) {
-    target.addEventListener(type, fn);
-    domHandlers.push([target, type, fn]);
-  }
-
-  /**
-   * @param {string} name
-   * @param {() => void} fn
-   */
-  function onModel(name, fn) {
-    model.on(`change:${name}`, fn);
-    modelHandlers.push([`change:${name}`, fn]);
-  }
-
-  /** @param {() => void} fn @param {number} ms */
-  function later(fn, ms) {
-    const t = setTimeout(() => {
-      const i = timers.indexOf(t);
-      if (i !== -1) timers.splice(i, 1);
-      fn();
-    }, ms);
-    timers.push(t);
-    return t;
-  }
-
-  /**
-   * Run a redraw; if the focus was inside the view and the redraw removed, hid or disabled
-   * the focused node, put it back on the view so keys keep working (and never reach the
-   * notebook). Focus elsewhere on the page is left alone.
-   * @param {() => void} draw
-   */
-  function keepingFocus(draw) {
-    return () => {
-      const had = root.contains(document.activeElement);
-      draw();
-      const active = document.activeElement;
-      if (had && (!active || !root.contains(active) || !isShown(active))) {
-        root.focus({ preventScroll: true });
-      }
-    };
-  }
-
-  /** @param {Element} node */
-  function isShown(node) {
-    for (let n = /** @type {Element | null} */ (node); n && n !== root; n = n.parentElement) {
-      if (/** @type {HTMLElement} */ (n).hidden) return false;
-    }
-    return !(node instanceof HTMLButtonElement && node.disabled);
-  }
-
-  /** @returns {Current | null} */
-  const current = () => model.get(TRAITS.current) || null;
-  /** @returns {LabelSpec[]} */
-  const labels = () => model.get(TRAITS.labels) || [];
-  const multi = () => Boolean(model.get(TRAITS.multiLabel));
-
-  /** @param {string} text */
-  function localNotice(text) {
-    noticeLine.textContent = text;
-    show(noticeLine, Boolean(text));
-  }
-
-  // ---------------------------------------------------------------- intents
-  /**
-   * Send one intent for the state on screen. Repeats before the next state arrives are
-   * dropped here (and again in Python, by revision).
-   * @param {string} kind
-   * @param {Record<string, unknown>} [extra]
-   */
-  function send(kind, extra = {}) {
-    const revision = model.get(TRAITS.revision);
-    if (inflight === revision) return false;
-    const cur = current();
-    if (kind !== MSG.undo && !cur) return false;
-    inflight = revision;
-    model.send({ kind, item_id: cur ? cur.item_id : null, revision, ...extra });
-    later(() => {
-      if (inflight === revision) root.classList.add("llmlabel-saving");
-    }, SAVING_AFTER_MS);
-    later(() => {
-      if (inflight === revision) unlock();
-    }, UNLOCK_AFTER_MS);
-    return true;
-  }
-
-  function unlock() {
-    inflight = null;
-    root.classList.remove("llmlabel-saving");
-  }
-
-  function accept() {
-    const cur = current();
-    if (!cur) return;
-    if (multi()) {
-      send(MSG.decide, { labels: orderedSelection() });
-      return;
-    }
-    const p = cur.proposal;
-    if (p?.valid && p.labels.length) {
-      send(MSG.accept);
-    } else {
-      const keys = labels().flatMap((l) => (l.key ? [l.key] : []));
-      localNotice(
-        `No valid LLM proposal to accept: choose a label${keys.length ? ` (${keys.map(keyLabel).join(", ")})` : ""}.`,
-      );
+/** @param {View} v */
+function renderCurrent(v) {
+  const { ctx } = v;
+  const cur = ctx.current();
+  if ((cur ? cur.item_id : null) !== v.shownItem) {
+    v.shownItem = cur ? cur.item_id : null;
+    v.card.collapse();
+    v.actions.select(cur?.proposal?.valid ? cur.proposal.labels : []);
+    if (v.panel === "note" || v.panel === "filter") {
+      closePanel(v, ctx.root.contains(document.activeElement));
     }
   }
-
-  /** @param {string} name */
-  function chooseLabel(name) {
-    if (!current()) return;
-    if (multi()) {
-      if (selected.has(name)) selected.delete(name);
-      else selected.add(name);
-      drawSelection();
-    } else {
-      send(MSG.decide, { labels: [name] });
-    }
+  if (cur) ctx.root.setAttribute("data-item-id", String(cur.item_id));
+  else ctx.root.removeAttribute("data-item-id");
+  show(v.cardBox, Boolean(cur));
+  show(v.status.doneBox, !cur);
+  if (!cur) {
+    v.status.renderDone();
+    return;
   }
+  v.card.render(cur, Boolean(ctx.model.get(TRAITS.busy)));
+  const p = cur.proposal;
+  v.actions.enableAccept(ctx.multi() || Boolean(p?.valid && p.labels.length));
+  renderSelection(v);
+}
 
-  function orderedSelection() {
-    return labels()
-      .map((l) => l.name)
-      .filter((n) => selected.has(n));
+// ------------------------------------------------------------------ intents and panels
+/** @param {View} v */
+function accept(v) {
+  const { ctx } = v;
+  const cur = ctx.current();
+  if (!cur) return;
+  if (ctx.multi()) {
+    v.intents.send(MSG.decide, { labels: v.actions.selection() });
+    return;
   }
-
-  /** @param {import("./keys.js").Binding} b */
-  function act(b) {
-    switch (b.action) {
-      case "accept":
-        accept();
-        break;
-      case "label":
-        if (b.label !== undefined) chooseLabel(b.label);
-        break;
-      case "skip":
-        if (current()) send(MSG.skip);
-        break;
-      case "undo":
-        send(MSG.undo);
-        break;
-      case "note":
-        if (current()) openPanel("note");
-        break;
-      case "filter":
-        if (current()) openPanel("filter");
-        break;
-      case "help":
-        if (panel === "help") closePanel();
-        else openPanel("help");
-        break;
-    }
-  }
-
-  // ---------------------------------------------------------------- panels
-  /** @param {"note" | "filter" | "help"} which */
-  function openPanel(which) {
-    closePanel(false);
-    panel = which;
-    if (which === "note") {
-      show(notePanel, true);
-      noteInput.value = "";
-      noteInput.focus({ preventScroll: true });
-    } else if (which === "filter") {
-      show(filterPanel, true);
-      filterInput.value = "";
-      filterIndex = 0;
-      drawFilter();
-      filterInput.focus({ preventScroll: true });
-    } else {
-      drawHelp();
-      show(helpPanel, true);
-    }
-  }
-
-  function closePanel(refocus = true) {
-    panel = null;
-    show(notePanel, false);
-    show(filterPanel, false);
-    show(helpPanel, false);
-    if (refocus) root.focus({ preventScroll: true });
-  }
-
-  function filterMatches() {
-    const q = filterInput.value.trim().toLowerCase();
-    return labels().filter(
-      (l) =>
-        !q || l.name.toLowerCase().includes(q) || (l.description || "").toLowerCase().includes(q),
+  const p = cur.proposal;
+  if (p?.valid && p.labels.length) {
+    v.intents.send(MSG.accept);
+  } else {
+    const keys = ctx.labels().flatMap((l) => (l.key ? [l.key] : []));
+    ctx.notice(
+      `No valid LLM proposal to accept: choose a label${keys.length ? ` (${keys.map(keyLabel).join(", ")})` : ""}.`,
     );
   }
+}
 
-  function drawFilter() {
-    const matches = filterMatches();
-    filterIndex = Math.min(filterIndex, Math.max(0, matches.length - 1));
-    if (matches.length === 0) {
-      filterList.replaceChildren(
-        h("li", { cls: "llmlabel-filter-empty", text: "no label matches" }),
-      );
-      return;
-    }
-    filterList.replaceChildren(
-      ...matches.map((l, i) => {
-        const li = h(
-          "li",
-          {
-            cls: `llmlabel-option${i === filterIndex ? " llmlabel-option-active" : ""}`,
-            attrs: {
-              role: "option",
-              "aria-selected": String(i === filterIndex),
-              "data-label": l.name,
-            },
-          },
-          [
-            h("span", { cls: "llmlabel-option-name", text: l.name, attrs: { dir: "auto" } }),
-            multi() && selected.has(l.name)
-              ? h("span", { cls: "llmlabel-option-on", text: " ✓" })
-              : null,
-            l.description
-              ? h("span", {
-                  cls: "llmlabel-option-desc",
-                  text: ` — ${l.description}`,
-                  attrs: { dir: "auto" },
-                })
-              : null,
-          ],
-        );
-        li.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
-        li.addEventListener("click", () => pickFromFilter(l.name));
-        return li;
-      }),
-    );
+/** @param {View} v @param {string} name */
+function chooseLabel(v, name) {
+  if (!v.ctx.current()) return;
+  if (v.ctx.multi()) {
+    v.actions.toggle(name);
+    renderSelection(v);
+  } else {
+    v.intents.send(MSG.decide, { labels: [name] });
   }
+}
 
-  /** @param {string} name */
-  function pickFromFilter(name) {
-    if (multi()) {
-      chooseLabel(name);
-      filterInput.value = "";
-      drawFilter();
-      filterInput.focus({ preventScroll: true });
-    } else {
-      closePanel();
-      chooseLabel(name);
-    }
+/** @param {View} v @param {import("./keys.js").Binding} b */
+function act(v, b) {
+  const here = Boolean(v.ctx.current());
+  if (b.action === "accept") accept(v);
+  else if (b.action === "label" && b.label !== undefined) chooseLabel(v, b.label);
+  else if (b.action === "skip" && here) v.intents.send(MSG.skip);
+  else if (b.action === "undo") v.intents.send(MSG.undo);
+  else if ((b.action === "note" || b.action === "filter") && here) openPanel(v, b.action);
+  else if (b.action === "help") {
+    if (v.panel === "help") closePanel(v);
+    else openPanel(v, "help");
   }
+}
 
-  function drawHelp() {
-    const sc = model.get(TRAITS.shortcuts) || {};
-    const rows = [
-      ["accept", multi() ? "accept / confirm the selected labels" : "accept the LLM's proposal"],
-      ["skip", "skip (comes back at the end)"],
-      ["note", "add a note to this item"],
-      ["undo", "undo the last action (unlimited)"],
-      ["filter", "find a label by typing"],
-      ["help", "show / hide this list"],
-    ];
-    const body = rows.map(([action, what]) =>
-      h("tr", {}, [
-        h("td", {}, [h("kbd", { text: keysFor(sc, action) || "—" })]),
-        h("td", { text: what }),
-      ]),
-    );
-    for (const l of labels()) {
-      if (!l.key) continue;
-      body.push(
-        h("tr", {}, [
-          h("td", {}, [h("kbd", { text: keyLabel(l.key) })]),
-          h("td", { text: `${multi() ? "toggle" : "choose"} ${l.name}`, attrs: { dir: "auto" } }),
-        ]),
-      );
-    }
-    body.push(
-      h("tr", {}, [h("td", {}, [h("kbd", { text: "Esc" })]), h("td", { text: "close a panel" })]),
-    );
-    helpPanel.replaceChildren(
-      h("div", { cls: "llmlabel-help-title", text: "Keys (while this view has focus)" }),
-      h("table", { cls: "llmlabel-help-table" }, [h("tbody", {}, body)]),
-    );
+/** @param {View} v @param {Panel} which */
+function openPanel(v, which) {
+  closePanel(v, false);
+  v.panel = which;
+  if (which === "note") v.notes.open();
+  else if (which === "filter") v.filter.open();
+  else {
+    v.keyboard.renderHelp();
+    show(v.keyboard.helpPanel, true);
   }
+}
 
-  // ---------------------------------------------------------------- drawing
-  const drawLabels = keepingFocus(() => {
-    keymap = buildKeymap(model.get(TRAITS.shortcuts) || {}, labels());
-    const all = labels();
-    const shown = all.filter((l, i) => l.key || i < MAX_LABEL_BUTTONS).slice(0, MAX_LABEL_BUTTONS);
-    /** @type {HTMLElement[]} */
-    const buttons = shown.map((l) => {
-      const btn = h("button", {
-        cls: "llmlabel-btn llmlabel-label",
-        attrs: { type: "button", "data-label": l.name, title: l.description || l.name },
-      });
-      if (l.key) btn.append(h("kbd", { cls: "llmlabel-kbd", text: keyLabel(l.key) }));
-      btn.append(h("span", { cls: "llmlabel-caption", text: l.name, attrs: { dir: "auto" } }));
-      return btn;
-    });
-    if (all.length > shown.length) {
-      buttons.push(
-        h("span", {
-          cls: "llmlabel-more",
-          text: `+${all.length - shown.length} more: use Find label`,
-        }),
-      );
-    }
-    labelBox.replaceChildren(...buttons);
-    const sc = model.get(TRAITS.shortcuts) || {};
-    for (const btn of [acceptBtn, skipBtn, noteBtn, undoBtn, filterBtn, helpBtn]) {
-      const action = btn.getAttribute("data-action") || "";
-      const kbd = /** @type {HTMLElement} */ (btn.querySelector("kbd"));
-      kbd.textContent = keysFor(sc, action);
-      show(kbd, Boolean(kbd.textContent));
-    }
-    drawSelection();
-  });
+/** @param {View} v @param {boolean} [refocus] */
+function closePanel(v, refocus = true) {
+  v.panel = null;
+  v.notes.hide();
+  v.filter.hide();
+  show(v.keyboard.helpPanel, false);
+  if (refocus) v.ctx.root.focus({ preventScroll: true });
+}
 
-  function drawSelection() {
-    const isMulti = multi();
-    const cur = current();
-    /** @type {HTMLElement} */ (acceptBtn.querySelector(".llmlabel-caption")).textContent = isMulti
-      ? "Confirm"
-      : "Accept";
-    for (const btn of labelBox.querySelectorAll("button.llmlabel-label")) {
-      const name = btn.getAttribute("data-label") || "";
-      const proposed = Boolean(cur?.proposal?.valid && cur.proposal.labels.includes(name));
-      btn.classList.toggle("llmlabel-label-proposed", proposed);
-      if (isMulti) btn.setAttribute("aria-pressed", String(selected.has(name)));
-      else btn.removeAttribute("aria-pressed");
-    }
-    if (isMulti && cur) {
-      const sel = orderedSelection();
-      selectionLine.textContent = `Selected: ${sel.length ? sel.join(", ") : "none"} · ${keysFor(model.get(TRAITS.shortcuts) || {}, "accept")} confirms`;
-      show(selectionLine, true);
-    } else {
-      show(selectionLine, false);
-    }
-    if (panel === "filter") drawFilter();
-  }
-
-  const drawCurrent = keepingFocus(() => {
-    const cur = current();
-    const itemChanged = (cur ? cur.item_id : null) !== shownItem;
-    if (itemChanged) {
-      shownItem = cur ? cur.item_id : null;
-      expanded = false;
-      selected = new Set(cur?.proposal?.valid ? cur.proposal.labels : []);
-      if (panel === "note" || panel === "filter") closePanel(root.contains(document.activeElement));
-    }
-    if (cur) {
-      root.setAttribute("data-item-id", String(cur.item_id));
-    } else {
-      root.removeAttribute("data-item-id");
-    }
-    show(card, Boolean(cur));
-    show(doneBox, !cur);
-    if (!cur) {
-      drawDone();
-      return;
-    }
-    reasonLine.textContent = cur.reason ? `picked because: ${cur.reason}` : "";
-    fillText(textNode, cur);
-    const long = isLong(cur.text || "");
-    textNode.classList.toggle("llmlabel-collapsed", long && !expanded);
-    show(expandBtn, long);
-    expandBtn.textContent = expandCaption(cur, expanded);
-    expandBtn.setAttribute("aria-expanded", String(expanded));
-    const trunc = truncationNote(cur);
-    truncNote.textContent = trunc;
-    show(truncNote, Boolean(trunc));
-    fillMeta(metaLine, cur);
-    fillProposal(proposalBox, cur, { busy: Boolean(model.get(TRAITS.busy)), acceptKeys: "" });
-    const p = cur.proposal;
-    acceptBtn.toggleAttribute("disabled", !multi() && !(p?.valid && p.labels.length));
-    drawSelection();
-  });
-
-  function drawDone() {
-    const p = model.get(TRAITS.progress) || {};
-    const undoKeys = keysFor(model.get(TRAITS.shortcuts) || {}, "undo");
-    doneBox.replaceChildren(
-      h("div", { cls: "llmlabel-done-title", text: "All items reviewed." }),
-      h("div", {
-        cls: "llmlabel-done-hint",
-        text: `${p.done ?? 0} decided, ${p.skipped ?? 0} skipped. Export with session.export("labels.jsonl") or look at session.annotations; undo (${undoKeys}) still works.`,
-      }),
-    );
-  }
-
-  function drawStatus() {
-    const err = model.get(TRAITS.error) || "";
-    errorLine.textContent = err;
-    show(errorLine, Boolean(err));
-    localNotice(model.get(TRAITS.notice) || "");
-  }
-
-  function drawProgress() {
-    progressLine.textContent = progressText(model.get(TRAITS.progress) || {});
-    if (!current()) drawDone();
-  }
-
-  function drawQueue() {
-    fillQueue(queueBox, model.get(TRAITS.queuePreview) || []);
-  }
-
-  function onRevision() {
-    root.setAttribute("data-revision", String(model.get(TRAITS.revision)));
-    unlock();
-  }
-
-  // ---------------------------------------------------------------- events
-  /** @param {KeyboardEvent} ev */
-  function onKeyDown(ev) {
-    if (ev.target !== root && isTextEntry(ev.target)) return; // the inputs handle their keys
-    // Nothing typed here may reach JupyterLab's notebook shortcuts (a, b, d d, m, 1-6, ...);
-    // combinations (Shift+Enter, Ctrl+s) are left to the page unless bound here.
-    if (!isModified(ev)) ev.stopPropagation();
-    if (ev.key === "Escape") {
-      if (panel) {
-        ev.preventDefault();
-        closePanel();
-      }
-      return;
-    }
-    // A focused button activates natively with Enter/Space (its click does the action).
-    if ((ev.key === "Enter" || ev.key === " ") && ev.target instanceof HTMLButtonElement) return;
-    const b = bindingFor(ev, keymap);
-    if (!b) return;
-    ev.preventDefault();
-    ev.stopPropagation();
-    if (ev.repeat && b.action !== "help") return; // holding a key never decides twice
-    act(b);
-  }
-
-  /** @param {KeyboardEvent} ev */
-  function onFilterKey(ev) {
-    ev.stopPropagation(); // typing a filter never triggers label keys
-    const matches = filterMatches();
-    if (ev.key === "Escape") {
-      ev.preventDefault();
-      closePanel();
-    } else if (ev.key === "ArrowDown") {
-      ev.preventDefault();
-      filterIndex = Math.min(filterIndex + 1, Math.max(0, matches.length - 1));
-      drawFilter();
-    } else if (ev.key === "ArrowUp") {
-      ev.preventDefault();
-      filterIndex = Math.max(0, filterIndex - 1);
-      drawFilter();
-    } else if (ev.key === "Enter") {
-      ev.preventDefault();
-      if (ev.repeat) return;
-      if (matches[filterIndex]) pickFromFilter(matches[filterIndex].name);
-      else if (multi() && !filterInput.value) closePanel();
-    }
-  }
-
-  /** @param {KeyboardEvent} ev */
-  function onNoteKey(ev) {
-    ev.stopPropagation(); // typing a note never triggers label keys
-    if (ev.key === "Escape") {
-      ev.preventDefault();
-      closePanel();
-    } else if (ev.key === "Enter") {
-      ev.preventDefault();
-      if (!ev.repeat) saveNote();
-    }
-  }
-
-  function saveNote() {
-    const text = noteInput.value;
-    if (!text.trim()) {
-      closePanel();
-      return;
-    }
-    if (send(MSG.note, { text })) closePanel();
-  }
-
-  /**
-   * Buttons: a double click is one action (the second click has detail 2); after a
-   * pointer click the focus goes back to the view so the keys keep working.
-   * @param {MouseEvent} ev
-   */
-  function onClick(ev) {
-    const target = /** @type {HTMLElement} */ (ev.target);
-    const btn = target.closest("button");
-    if (!btn || !root.contains(btn)) return;
-    const action = btn.getAttribute("data-action");
-    const toInput = action === "note" || action === "filter";
-    if (ev.detail > 0 && !toInput) root.focus({ preventScroll: true });
-    if (btn === expandBtn) {
-      expanded = !expanded;
-      drawCurrent();
-      return;
-    }
-    if (btn === noteSave) {
-      saveNote();
-      return;
-    }
-    if (ev.detail > 1) return;
+/**
+ * Buttons: a double click is one action (the second click has detail 2); after a pointer
+ * click the focus goes back to the view so the keys keep working.
+ * @param {View} v
+ * @param {MouseEvent} ev
+ */
+function onClick(v, ev) {
+  const root = v.ctx.root;
+  const btn = /** @type {HTMLElement} */ (ev.target).closest("button");
+  if (!btn || !root.contains(btn)) return;
+  const action = btn.getAttribute("data-action");
+  const toInput = action === "note" || action === "filter";
+  if (ev.detail > 0 && !toInput) root.focus({ preventScroll: true });
+  if (btn === v.card.expandBtn) {
+    v.card.toggle();
+    v.renderCurrent();
+  } else if (btn === v.notes.saveBtn) {
+    v.notes.save();
+  } else if (ev.detail <= 1) {
     const label = btn.classList.contains("llmlabel-label") ? btn.getAttribute("data-label") : null;
-    if (label !== null) act({ action: "label", label });
-    else if (action) act({ action });
+    if (label !== null) act(v, { action: "label", label });
+    else if (action) act(v, { action });
   }
+}
 
-  listen(root, "keydown", onKeyDown);
-  listen(root, "click", onClick);
-  listen(filterInput, "keydown", onFilterKey);
-  listen(filterInput, "input", () => {
-    filterIndex = 0;
-    drawFilter();
-  });
-  listen(noteInput, "keydown", onNoteKey);
-
-  onModel(TRAITS.current, drawCurrent);
-  onModel(TRAITS.labels, drawLabels);
-  onModel(TRAITS.shortcuts, drawLabels);
-  onModel(TRAITS.multiLabel, drawLabels);
-  onModel(TRAITS.queuePreview, drawQueue);
-  onModel(TRAITS.progress, drawProgress);
-  onModel(TRAITS.error, drawStatus);
-  onModel(TRAITS.notice, drawStatus);
-  onModel(TRAITS.busy, drawCurrent);
-  onModel(TRAITS.revision, onRevision);
-  onModel(TRAITS.done, drawCurrent);
-
-  drawLabels();
-  drawCurrent();
-  drawStatus();
-  drawProgress();
-  drawQueue();
-  onRevision();
-
-  // Take the keyboard once, when first shown, and only if the user is still on this cell
-  // (not after Shift+Enter or Run All moved on, not while typing elsewhere). Never later.
+/**
+ * Take the keyboard once, when first shown, and only if the user is still on this cell
+ * (not after Shift+Enter or Run All moved on, not while typing elsewhere). Never later.
+ * @param {HTMLElement} root
+ * @param {HTMLElement} el
+ * @param {import("./parts/scope.js").Scope} scope
+ */
+function focusWhenShown(root, el, scope) {
   let tries = 0;
-  const focusWhenShown = () => {
+  const attempt = () => {
     if (root.isConnected) {
       if (mayTakeFocus(el)) root.focus({ preventScroll: true });
     } else if (tries++ < 100) {
-      later(focusWhenShown, 20);
+      scope.later(attempt, 20);
     }
   };
-  later(focusWhenShown, 0);
-
-  return () => {
-    for (const t of timers.splice(0)) clearTimeout(t);
-    for (const [name, fn] of modelHandlers.splice(0)) model.off(name, fn);
-    for (const [target, type, fn] of domHandlers.splice(0)) target.removeEventListener(type, fn);
-    root.remove();
-  };
+  scope.later(attempt, 0);
 }

@@ -1038,6 +1038,102 @@ class Session:
             f"labels={list(self.task.names)})"
         )
 
+    # -- for views ----------------------------------------------------------------------------
+    # What Labeler, Dashboard and PromptLab need, so that no view touches the store; each is
+    # usable from a script too.
+    @property
+    def path(self) -> Path:
+        """The store file this session writes to."""
+        return Path(self.store.path)
+
+    def has_item(self, item_id: ItemId) -> bool:
+        """Whether the item id is in this session's pool.
+
+        Examples
+        --------
+        >>> session.has_item("r1")  # doctest: +SKIP
+        True
+        """
+        return self.store.has_item(_key(item_id))
+
+    def item(self, item_id: ItemId) -> dict[str, Any] | None:
+        """One item's ``text`` and ``meta`` (a dict), or None if the id is not in the pool.
+
+        Examples
+        --------
+        >>> session.item("r1")["text"]  # doctest: +SKIP
+        'Great value.'
+        """
+        return self.store.item(_key(item_id))
+
+    def is_decided(self, item_id: ItemId) -> bool:
+        """Whether the item's current decision is a label (not a skip, not undone)."""
+        return self.store.is_decided(_key(item_id))
+
+    def decision_counts(self) -> dict[str, int]:
+        """Items whose current decision is each kind (``accept``, ``correct``, ``label``, ``skip``).
+
+        One query over the event log; pass it to :meth:`agreement` to save a second one.
+
+        Examples
+        --------
+        >>> session.decision_counts()  # doctest: +SKIP
+        {'accept': 12, 'skip': 2}
+        """
+        return self.store.decision_counts()
+
+    def pool_size(self) -> int:
+        """Number of items in the pool (cheap: no scan)."""
+        return self.store.count_items()
+
+    def resume_point(self, reviewer: str) -> str | None:
+        """The item ``reviewer`` last had on screen, if it is still in the pool and undecided.
+
+        Examples
+        --------
+        >>> session.resume_point("alice")  # doctest: +SKIP
+        'r17'
+        """
+        item_id = self.store.get_meta(f"labeler:{reviewer}:current")
+        if item_id and self.store.has_item(item_id) and not self.store.is_decided(item_id):
+            return item_id
+        return None
+
+    def set_resume_point(self, reviewer: str, item_id: ItemId) -> None:
+        """Remember the item ``reviewer`` has on screen, so a restarted kernel resumes there.
+
+        View state, not a decision: written without an fsync.
+        """
+        self.store.set_meta(f"labeler:{reviewer}:current", _key(item_id), durable=False)
+
+    def on_queue_changed(self, fn: Callable[[], None], *, remove: bool = False) -> None:
+        """Call ``fn()`` (from a background thread) after each refit reorders the queue.
+
+        ``remove=True`` stops calling it; removing from a closed session is harmless.
+
+        Examples
+        --------
+        >>> session.on_queue_changed(lambda: print(session.queue(1)))  # doctest: +SKIP
+        """
+        if remove:
+            if self._selector is not None:
+                self._selector.on_refit(fn, remove=True)
+            return
+        self.selector.on_refit(fn)
+
+    def reader(self) -> Session:
+        """A second session on the same store file, with its own connection, for reading.
+
+        For computing off the kernel's thread (charts, estimates) while this one records
+        decisions. The caller closes it.
+
+        Examples
+        --------
+        >>> with session.reader() as r:  # doctest: +SKIP
+        ...     frame = r.annotations
+        """
+        return Session(Store(self.store.path), self.task, user=self.user)
+
 
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed
 

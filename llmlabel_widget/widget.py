@@ -12,6 +12,7 @@ import hashlib
 import logging
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,11 @@ import anywidget
 import traitlets
 from ipywidgets import CallbackDispatcher
 
+from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
+from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
+from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
+from .shortcuts import normalise_shortcuts
+
 if TYPE_CHECKING:
     from .selector import QueueItem
     from .session import Decision, Session
@@ -29,18 +35,6 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 
-#: Actions a key can trigger, besides choosing a label.
-ACTIONS = ("accept", "skip", "note", "undo", "filter", "help")
-DEFAULT_SHORTCUTS: dict[str, list[str]] = {
-    "accept": ["Enter", "a"],
-    "skip": ["s", " "],
-    "note": ["n"],
-    "undo": ["z", "Backspace"],
-    "filter": ["/"],
-    "help": ["?"],
-}
-# Keys the view needs for itself: Escape closes panels, Tab moves focus.
-RESERVED_KEYS = frozenset({"Escape", "Tab"})
 QUEUE_PREVIEW = 10
 PREVIEW_CHARS = 80
 # Caps keep the synced state small whatever the data holds; the view says when it cut.
@@ -52,6 +46,8 @@ MAX_NOTE_CHARS = 10_000
 _DECIDED = ("accept", "correct", "label")
 #: recorded as ``context["via"]`` with every event made in a Labeler; its undo is scoped to it.
 VIA = "labeler"
+# The live Labeler per (session, reviewer); an entry goes when its Labeler closes or is freed.
+_LIVE: weakref.WeakValueDictionary[tuple[int, str], Labeler] = weakref.WeakValueDictionary()
 
 
 class Labeler(anywidget.AnyWidget):
@@ -118,7 +114,9 @@ class Labeler(anywidget.AnyWidget):
         shortcuts: Mapping[str, Any] | None = None,
         blind_share: float = 0.0,
     ) -> None:
-        if not hasattr(session, "decide") or not hasattr(session, "store"):
+        from .session import Session
+
+        if not isinstance(session, Session):
             raise TypeError(f"Labeler needs a Session, got {type(session).__name__}")
         who = session.user if annotator is None else annotator
         if not isinstance(who, str) or not who.strip():
@@ -139,7 +137,10 @@ class Labeler(anywidget.AnyWidget):
         self._queued: dict[str, QueueItem] = {}  # why each recently queued item was picked
         # (item_id, reason) to show instead of the queue head: after an undo, or the item this
         # annotator had on screen when the kernel last stopped (resume exactly there).
-        self._pinned: tuple[str, str] | None = self._left_off(session, who)
+        left_off = session.resume_point(who)
+        self._pinned: tuple[str, str] | None = (
+            None if left_off is None else (left_off, "where you left off")
+        )
         self._decision_callbacks = CallbackDispatcher()
         # Cost of the Python side of each intent, read by bench/ui_latency.py.
         self._handler_seconds = 0.0
@@ -147,7 +148,8 @@ class Labeler(anywidget.AnyWidget):
         self._handler_recent: deque[float] = deque(maxlen=1000)
         self._dropped = 0
         self._memo: dict[str, Any] = {}
-        keys = _normalise_shortcuts(shortcuts, self._names)
+        self._listener: Callable[[], None] | None = None
+        keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
             shortcuts=keys,
@@ -156,7 +158,14 @@ class Labeler(anywidget.AnyWidget):
             **self._view_state(),
         )
         self.on_msg(self._on_msg)
-        self._watch_selector()
+        self._watch_queue()
+        # A re-run cell makes a new Labeler for the same reviewer: the old one stops here,
+        # so exactly one stays live (and refreshing) per session and reviewer.
+        key = (id(session), who)
+        older = _LIVE.get(key)
+        _LIVE[key] = self
+        if older is not None and older is not self:
+            older.close()
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -178,6 +187,24 @@ class Labeler(anywidget.AnyWidget):
         """
         self._decision_callbacks.register_callback(callback, remove=remove)
 
+    def close(self) -> None:
+        """Stop refreshing after refits and close the widget (its views go away).
+
+        A new Labeler for the same session and reviewer closes the older one, so re-running
+        a cell leaves one live view. Closing twice is harmless; the session stays open.
+
+        Examples
+        --------
+        >>> labeler.close()  # doctest: +SKIP
+        """
+        listener, self._listener = getattr(self, "_listener", None), None
+        if listener is not None:
+            self._session.on_queue_changed(listener, remove=True)
+        key = (id(getattr(self, "_session", None)), getattr(self, "_annotator", ""))
+        if _LIVE.get(key) is self:
+            del _LIVE[key]
+        super().close()
+
     def refresh(self) -> None:
         """Re-read the store (new proposals, items or decisions made elsewhere) and redraw.
 
@@ -190,7 +217,7 @@ class Labeler(anywidget.AnyWidget):
     # -- traits ------------------------------------------------------------------------------
     @traitlets.validate("shortcuts")
     def _check_shortcuts(self, proposal: dict[str, Any]) -> dict[str, list[Any]]:
-        return _normalise_shortcuts(proposal["value"], self._names)
+        return normalise_shortcuts(proposal["value"], self._names)
 
     @traitlets.observe("shortcuts")
     def _shortcuts_changed(self, change: dict[str, Any]) -> None:
@@ -351,14 +378,7 @@ class Labeler(anywidget.AnyWidget):
         except Exception:  # the comm itself may be gone; the log has the details
             logger.exception("Labeler could not show an error")
 
-    @staticmethod
-    def _left_off(session: Session, who: str) -> tuple[str, str] | None:
-        item_id = session.store.get_meta(f"labeler:{who}:current")
-        if item_id and session.store.has_item(item_id) and not session.store.is_decided(item_id):
-            return (item_id, "where you left off")
-        return None
-
-    def _watch_selector(self) -> None:
+    def _watch_queue(self) -> None:
         """Refresh the queue preview after each background refit, on the kernel's loop."""
         try:
             loop = asyncio.get_running_loop()
@@ -368,7 +388,8 @@ class Labeler(anywidget.AnyWidget):
         def refitted() -> None:
             loop.call_soon_threadsafe(self._refresh_preview)
 
-        self._session.selector.on_refit(refitted)
+        self._listener = refitted
+        self._session.on_queue_changed(refitted)
 
     def _refresh_preview(self) -> None:
         # Only the preview changes: no revision bump, so intents in flight stay valid.
@@ -386,7 +407,7 @@ class Labeler(anywidget.AnyWidget):
             # The item goes out alone, so the view can paint it while the kernel works out
             # the queue preview and the progress line (a few ms on a big pool).
             with self.hold_sync():
-                self.current = current
+                self.current = current  # type: ignore[assignment]  # allow_none=True
                 self.done = current is None
                 self.error = ""
                 self.notice = notice
@@ -395,9 +416,7 @@ class Labeler(anywidget.AnyWidget):
                 self.queue_preview = self._preview_list(current)
                 self.progress = self._progress()
             if current is not None:  # so a restarted kernel resumes on this very item
-                self._session.store.set_meta(
-                    f"labeler:{self._annotator}:current", current["item_id"], durable=False
-                )
+                self._session.set_resume_point(self._annotator, current["item_id"])
         finally:
             self._memo = {}
 
@@ -416,7 +435,7 @@ class Labeler(anywidget.AnyWidget):
             self._memo = {}
 
     def _current_view(self) -> dict[str, Any] | None:
-        if self._pinned is not None and self._session.store.has_item(self._pinned[0]):
+        if self._pinned is not None and self._session.has_item(self._pinned[0]):
             item_id, reason = self._pinned
         else:
             head = self._queue(1)
@@ -433,8 +452,8 @@ class Labeler(anywidget.AnyWidget):
     def _counts(self) -> tuple[dict[str, int], int]:
         """Decision counts and pool size, read once per redraw."""
         if "counts" not in self._memo:
-            store = self._session.store
-            self._memo["counts"] = (store.decision_counts(), store.count_items())
+            session = self._session
+            self._memo["counts"] = (session.decision_counts(), session.pool_size())
         counts: tuple[dict[str, int], int] = self._memo["counts"]
         return counts
 
@@ -453,7 +472,7 @@ class Labeler(anywidget.AnyWidget):
         ]
 
     def _preview(self, item_id: str) -> str:
-        item = self._session.store.item(item_id)
+        item = self._session.item(item_id)
         text = " ".join((item or {}).get("text", "").split())
         return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
@@ -470,7 +489,7 @@ class Labeler(anywidget.AnyWidget):
             "skipped": counts.get("skip", 0),
             "total": total,
             "agreement": agreement,
-            "store": Path(self._session.store.path).name,
+            "store": self._session.path.name,
             "annotator": self._annotator,
         }
 
@@ -483,7 +502,7 @@ class Labeler(anywidget.AnyWidget):
 
     def _item_view(self, item_id: str, reason: str) -> dict[str, Any]:
         blind = self._is_blind(item_id) and self._session.proposal(item_id) is not None
-        item = self._session.store.item(item_id) or {"text": "", "meta": {}}
+        item = self._session.item(item_id) or {"text": "", "meta": {}}
         text: str = item["text"]
         meta = item.get("meta") or {}
         return {
@@ -531,87 +550,3 @@ def _clip(value: object, limit: int) -> str | None:
         return None
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _normalise_key(key: object, action: str) -> str:
-    """One way to write a key or combination: ``"shift+ctrl+A"`` -> ``"Ctrl+Shift+a"``.
-
-    A plain key never fires with Shift, Ctrl, Alt or Meta held (so Shift+Enter runs the
-    cell, not an accept); a combination fires only when bound as one.
-    """
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"shortcut keys must be non-empty strings; got {key!r} for {action!r}")
-    at = key.rfind("+", 0, len(key) - 1) if len(key) > 1 else -1
-    mods, base = (key[:at].split("+"), key[at + 1 :]) if at > 0 else ([], key)
-    names: set[str] = set()
-    for mod in mods:
-        name = _MODIFIERS.get(mod.lower())
-        if name is None:
-            raise ValueError(
-                f"unknown modifier {mod!r} in shortcut {key!r} for {action!r}; "
-                f"use {', '.join(_MODIFIER_ORDER)}"
-            )
-        names.add(name)
-    if base.lower() == "space":
-        base = " "
-    if len(base) == 1:
-        base = base.lower()  # "A" and "a" are the same key (Caps Lock); Shift is a modifier
-    if len(base) == 1 and base != " " and base.lower() == base.upper():
-        names.discard("Shift")  # Shift only chose the character ("?", AZERTY digits)
-    if base in RESERVED_KEYS or base in _MODIFIER_KEYS:
-        raise ValueError(f"{key!r} is reserved by the view and cannot be bound to {action!r}")
-    return "+".join([*(m for m in _MODIFIER_ORDER if m in names), base])
-
-
-_MODIFIER_ORDER = ("Ctrl", "Alt", "Shift", "Meta")
-_MODIFIERS = {
-    "ctrl": "Ctrl",
-    "control": "Ctrl",
-    "alt": "Alt",
-    "option": "Alt",
-    "shift": "Shift",
-    "meta": "Meta",
-    "cmd": "Meta",
-    "command": "Meta",
-}
-# A modifier alone is never a key press the view sees as a key.
-_MODIFIER_KEYS = frozenset({"Control", "Alt", "Shift", "Meta", "AltGraph", "CapsLock"})
-
-
-def _normalise_shortcuts(spec: Mapping[str, Any] | None, names: Sequence[str]) -> dict[str, Any]:
-    """Merge user overrides over the defaults; reject unknown actions and clashing keys."""
-    if spec is None:
-        spec = {}
-    if not isinstance(spec, Mapping):
-        raise TypeError(f"shortcuts must be a dict, got {type(spec).__name__}")
-    unknown = sorted(set(spec) - {*ACTIONS, "labels"})
-    if unknown:
-        raise ValueError(f"unknown shortcut action(s) {unknown}; use {[*ACTIONS, 'labels']}")
-    out: dict[str, Any] = {}
-    for action in ACTIONS:
-        given = spec.get(action, DEFAULT_SHORTCUTS[action])
-        keys = [given] if isinstance(given, str) else list(given)
-        out[action] = list(dict.fromkeys(_normalise_key(k, action) for k in keys))
-    label_keys = [str(i + 1) if i < 9 else "" for i in range(len(names))]
-    given_labels = spec.get("labels")
-    if isinstance(given_labels, Mapping):
-        for name, key in given_labels.items():
-            if name not in names:
-                raise ValueError(f"shortcut for unknown label {name!r}; labels are {list(names)}")
-            label_keys[names.index(name)] = "" if key in ("", None) else _normalise_key(key, name)
-    elif given_labels is not None:
-        seq = [given_labels] if isinstance(given_labels, str) else list(given_labels)
-        if len(seq) > len(names):
-            raise ValueError(f"{len(seq)} label keys given for {len(names)} labels")
-        label_keys = [
-            "" if k in ("", None) else _normalise_key(k, names[i]) for i, k in enumerate(seq)
-        ] + [""] * (len(names) - len(seq))
-    out["labels"] = label_keys
-    owners: dict[str, str] = {}
-    bindings = [(k, a) for a in ACTIONS for k in out[a]]
-    bindings += [(k, f"label {n!r}") for n, k in zip(names, label_keys, strict=True) if k]
-    for key, owner in bindings:
-        if key in owners and owners[key] != owner:
-            raise ValueError(f"key {key!r} is bound to both {owners[key]} and {owner}")
-        owners[key] = owner
-    return out

@@ -36,6 +36,12 @@ def notes(fig) -> dict[str, str | None]:
     return {a.name: (a.text if a.visible else None) for a in fig.layout.annotations if a.name}
 
 
+def by_key(fig, key: str):
+    """A trace by the key the dashboard addresses it by (its ``meta``), not its position."""
+    (found,) = [t for t in fig.data if t.meta == key]
+    return found
+
+
 def floats(obj) -> list[float]:
     if isinstance(obj, dict):
         return [x for v in obj.values() for x in floats(v)]
@@ -57,12 +63,12 @@ def test_one_figure_widget_of_fixed_size_updated_in_place(recorded, gwsd):
     dash.refresh()
     assert dash.figure is fig
     assert len(fig.data) == n_traces
-    heat = fig.data[5]
+    heat = by_key(fig, "confusion")
     assert int(np.sum(heat.z)) == 80
     expected = m.accuracy(recorded.annotations).value
-    assert fig.data[2].y[-1] == pytest.approx(expected)
-    assert fig.data[2].x[-1] == 80
-    table = fig.data[12].cells.values
+    assert by_key(fig, "cumulative").y[-1] == pytest.approx(expected)
+    assert by_key(fig, "cumulative").x[-1] == 80
+    table = by_key(fig, "headline").cells.values
     assert table[1][0] == f"{expected:.3f}"
     assert table[4][1] == "naive only: reviewed items were not sampled at random"
     shown = notes(fig)
@@ -79,7 +85,7 @@ def test_on_decision_without_a_loop_updates_synchronously(recorded, gwsd):
     decide(recorded, gwsd, slice(5, 6))
     dash.on_decision(None)
     assert dash.draws == 3
-    assert int(np.sum(dash.figure.data[5].z)) == 6
+    assert int(np.sum(by_key(dash.figure, "confusion").z)) == 6
 
 
 def test_on_decision_coalesces_into_one_trailing_redraw_on_the_loop(recorded, gwsd):
@@ -100,7 +106,7 @@ def test_on_decision_coalesces_into_one_trailing_redraw_on_the_loop(recorded, gw
     during, after = asyncio.run(burst())
     assert during == 1  # only the initial draw: the burst waits for the trailing redraw
     assert after == 2  # ten decisions, one redraw
-    assert int(np.sum(dash.figure.data[5].z)) == 10  # and it shows the newest data
+    assert int(np.sum(by_key(dash.figure, "confusion").z)) == 10  # and it shows the newest data
 
 
 def test_on_decision_redraws_at_once_when_the_last_draw_is_old(recorded, gwsd):
@@ -120,7 +126,7 @@ def test_on_decision_redraws_at_once_when_the_last_draw_is_old(recorded, gwsd):
 
     assert asyncio.run(later()) == (1, 2)
     assert dash._pending is None
-    assert int(np.sum(dash.figure.data[5].z)) == 3
+    assert int(np.sum(by_key(dash.figure, "confusion").z)) == 3
 
 
 def test_a_redraw_left_on_a_stopped_loop_does_not_block_later_ones(recorded, gwsd):
@@ -135,7 +141,7 @@ def test_a_redraw_left_on_a_stopped_loop_does_not_block_later_ones(recorded, gws
     decide(recorded, gwsd, slice(0, 2))
     dash.on_decision(None)  # no loop now: draws at once instead of waiting forever
     assert dash.draws == 2
-    assert int(np.sum(dash.figure.data[5].z)) == 2
+    assert int(np.sum(by_key(dash.figure, "confusion").z)) == 2
 
 
 def test_a_failing_refresh_is_logged_not_raised(recorded, caplog):
@@ -158,16 +164,16 @@ def test_a_failing_refresh_is_logged_not_raised(recorded, caplog):
 def test_learning_curve_panel(recorded):
     curve = pd.DataFrame({"n_labels": [10, 20, 40], "accuracy": [0.6, 0.7, 0.75]})
     dash = Dashboard(recorded, n_boot=100, learning_curve=curve)
-    assert list(dash.figure.data[11].x) == [10, 20, 40]
+    assert list(by_key(dash.figure, "learning").x) == [10, 20, 40]
     assert notes(dash.figure)["empty-2-2"] is None
     points = [curve.head(1)]
     dash.learning_curve = lambda: points[-1]  # a callable is read at every refresh
     dash.refresh()
     assert "two or more points" in notes(dash.figure)["empty-2-2"]
-    assert dash.figure.data[11].visible is False
+    assert by_key(dash.figure, "learning").visible is False
     points.append(curve.assign(low=curve.accuracy - 0.1, high=curve.accuracy + 0.1))
     dash.refresh()
-    assert list(dash.figure.data[11].error_y.array) == pytest.approx([0.1, 0.1, 0.1])
+    assert list(by_key(dash.figure, "learning").error_y.array) == pytest.approx([0.1, 0.1, 0.1])
     dash.learning_curve = pd.DataFrame({"labels": [1, 2]})
     dash.refresh()
     assert "lacks column(s) ['accuracy', 'n_labels']" in notes(dash.figure)["empty-2-2"]
@@ -190,7 +196,7 @@ def test_tiny_cases_draw_no_nan(human, llm):
     apply(fig, m.summarize(df, labels=["a", "b"], n_boot=100))
     values = floats(fig.to_plotly_json()["data"])
     assert not any(math.isnan(v) for v in values)
-    cells = fig.data[12].cells.values
+    cells = by_key(fig, "headline").cells.values
     assert "nan" not in " ".join(str(c) for col in cells for c in col).lower()
     if not human:
         assert all(v is not None for v in notes(fig).values())
@@ -233,3 +239,89 @@ def test_report_escapes_label_text(tmp_path):
     assert "&lt;b&gt;x&lt;/b&gt;" in text
     assert "<b>x</b>" not in text.split("<body>", 1)[1].split("<div", 1)[0]
     assert "<title>&lt;i&gt;t&lt;/i&gt;</title>" in text
+
+
+def trace(fig, name: str):
+    """The one trace with this legend name."""
+    (found,) = [t for t in fig.data if t.name == name]
+    return found
+
+
+def test_interval_band_is_the_wilson_interval_around_the_agreement_line(recorded, gwsd):
+    """The shaded band spans the 95% Wilson interval of the cumulative agreement.
+
+    Drawn as two traces: the upper bound (no fill), then the lower bound filled up to the
+    trace before it. Collapsing either bound onto the line, or moving the fill off its
+    upper bound, makes the band vanish.
+    """
+    from scipy.stats import binomtest
+
+    decide(recorded, gwsd, slice(0, 60))
+    dash = Dashboard(recorded, n_boot=100)
+    fig = dash.figure
+    upper, lower = trace(fig, "upper"), trace(fig, "interval (Wilson)")
+    traces = list(fig.data)
+    assert traces.index(lower) == traces.index(upper) + 1
+    assert lower.fill == "tonexty"
+    assert upper.fill in (None, "none")
+    ann = recorded.annotations
+    reviewed = ann[ann["decision"].notna()].sort_values("decision_seq")
+    agree = (reviewed["label"] == reviewed["llm_label"]).astype(int).cumsum().to_numpy()
+    n = np.arange(1, len(reviewed) + 1)
+    bounds = [
+        binomtest(int(k), int(m)).proportion_ci(0.95, method="wilson")
+        for k, m in zip(agree, n, strict=True)
+    ]
+    assert list(upper.x) == list(lower.x) == list(n)
+    assert list(upper.y) == pytest.approx([b.high for b in bounds], abs=1e-9)
+    assert list(lower.y) == pytest.approx([b.low for b in bounds], abs=1e-9)
+    width = np.asarray(upper.y) - np.asarray(lower.y)
+    assert width.min() > 0.05  # 60 decisions: a band, not a line
+    line = np.asarray(trace(fig, "cumulative agreement").y)
+    assert np.all(np.asarray(lower.y) < line)  # at k = n the upper bound is 1, the line too
+    assert np.all(line <= np.asarray(upper.y))
+
+
+def test_traces_are_addressed_by_key_not_by_position(recorded, gwsd):
+    """apply() finds each trace by its key, so reordering the traces changes nothing drawn."""
+    decide(recorded, gwsd, slice(0, 30))
+    summary = m.summarize(recorded.annotations, labels=recorded.task, n_boot=50)
+    fig = build_figure()
+    fig.data = fig.data[::-1]
+    apply(fig, summary)
+    heat = next(t for t in fig.data if t.type == "heatmap")
+    assert int(np.sum(heat.z)) == 30
+    assert trace(fig, "cumulative agreement").x[-1] == 30
+    assert trace(fig, "precision").type == "bar"
+    assert len(trace(fig, "precision").x) == 2
+    table = next(t for t in fig.data if t.type == "table")
+    assert table.cells.values[0][0] == "accuracy (reviewed, naive)"
+
+
+def test_close_stops_redraws_and_closes_the_private_reader(recorded, gwsd):
+    import llmlabel_widget.session as session_module
+
+    before = set(session_module._OPEN)
+    dash = Dashboard(recorded, n_boot=50, min_interval=0.0)
+
+    async def one_trailing_redraw() -> None:
+        decide(recorded, gwsd, slice(0, 4))
+        dash.on_decision(None)
+        for _ in range(500):
+            if dash._pending is None and dash.draws == 2:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(one_trailing_redraw())
+    assert dash.draws == 2
+    readers = set(session_module._OPEN) - before
+    assert len(readers) == 1  # the worker thread read through its own session
+    (reader,) = readers
+    dash.close()
+    assert reader not in set(session_module._OPEN)
+    assert set(session_module._OPEN) == before
+    dash.close()  # twice is harmless
+    decide(recorded, gwsd, slice(4, 6))
+    dash.on_decision(None)
+    assert dash.draws == 2  # closed: no more redraws
+    assert not recorded._closed  # the session itself stays open

@@ -3,6 +3,7 @@ rows come out. Runs on the shipped GWSD and text-to-image data sets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -601,3 +602,110 @@ def test_blind_items_hide_the_proposal_until_answered_and_are_recorded(proposed,
     assert table["n"].tolist()[:2] == [seen_blind, seen_open]
     with pytest.raises(ValueError, match="blind_share"):
         Labeler(proposed, blind_share=2)
+
+
+# -- views talk only to the Session ------------------------------------------------------------
+def test_views_never_touch_the_store():
+    """Labeler, Dashboard and PromptLab go through Session methods, never ``session.store``."""
+    import re
+
+    import llmlabel_widget
+
+    package = Path(llmlabel_widget.__file__).parent
+    for name in ("widget.py", "dashboard.py", "prompt_panel.py"):
+        source = (package / name).read_text(encoding="utf-8")
+        assert not re.search(r"\.store\b|\bStore\b|from \.store ", source), name
+
+
+def test_view_capabilities_are_session_methods(proposed, gwsd):
+    """What the Labeler reads, a script can read too."""
+    first = gwsd.id[0]
+    assert proposed.has_item(first)
+    assert not proposed.has_item("no such item")
+    assert proposed.item(first)["text"] == gwsd.text[0]
+    assert proposed.item("no such item") is None
+    assert proposed.pool_size() == 200
+    assert proposed.resume_point("alice") is None
+    proposed.set_resume_point("alice", first)
+    assert proposed.resume_point("alice") == first
+    proposed.decide(first, "agree", annotator="alice")
+    assert proposed.is_decided(first)
+    assert proposed.resume_point("alice") is None  # decided since: nothing to resume
+    proposed.skip(gwsd.id[1], annotator="alice")
+    assert proposed.decision_counts() == {
+        ("accept" if gwsd.llm_label[0] == "agree" else "correct"): 1,
+        "skip": 1,
+    }
+    assert proposed.path.name == "test.labels.db"
+    with proposed.reader() as reader:
+        assert reader.path == proposed.path
+        assert reader.annotations["state"].tolist() == proposed.annotations["state"].tolist()
+    assert proposed.pool_size() == 200  # closing the reader leaves this session open
+
+
+class Counter:
+    """Counts each view's preview refreshes after refits (replaces its _refresh_preview)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def watch(self, view: Labeler, name: str) -> Labeler:
+        self.seen[name] = 0
+
+        def count() -> None:
+            self.seen[name] += 1
+
+        view._refresh_preview = count
+        return view
+
+
+async def one_refit(session: Session) -> None:
+    """Make one decision and wait until the selector's refit has reached its listeners."""
+    item = session.queue(1)[0].item_id
+    session.decide(item, "agree", annotator="script")
+    await asyncio.to_thread(session.selector.wait)
+    for _ in range(20):  # listeners hop back onto this loop with call_soon_threadsafe
+        await asyncio.sleep(0.01)
+
+
+def test_close_removes_the_labelers_listener(proposed):
+    proposed.selector.debounce = 0.0
+    counter = Counter()
+
+    async def main() -> None:
+        kept = counter.watch(Labeler(proposed, annotator="alice"), "kept")
+        closed = counter.watch(Labeler(proposed, annotator="bob"), "closed")
+        closed.close()
+        closed.close()  # twice is harmless
+        assert closed.comm is None
+        assert kept.comm is not None
+        await one_refit(proposed)
+
+    asyncio.run(main())
+    assert counter.seen == {"kept": 1, "closed": 0}
+
+
+def test_rerunning_a_cell_leaves_one_live_labeler(proposed):
+    """The same cell run three times: only the newest Labeler stays open and refreshing."""
+    proposed.selector.debounce = 0.0
+    counter = Counter()
+
+    async def main() -> list[Labeler]:
+        views = [counter.watch(Labeler(proposed, annotator="alice"), f"run {i}") for i in range(3)]
+        counter.watch(Labeler(proposed, annotator="bob"), "bob")  # another reviewer's view
+        await one_refit(proposed)
+        return views
+
+    views = asyncio.run(main())
+    assert [v.comm is None for v in views] == [True, True, False]
+    assert counter.seen == {"run 0": 0, "run 1": 0, "run 2": 1, "bob": 1}
+
+
+def test_labeler_close_after_session_close_is_harmless(proposed):
+    async def make() -> Labeler:
+        return Labeler(proposed, annotator="alice")
+
+    w = asyncio.run(make())
+    proposed.close()
+    w.close()
+    assert w.comm is None
