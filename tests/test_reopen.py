@@ -212,10 +212,10 @@ def test_bad_decision_arguments_name_the_problem(session):
     item = session.next_items(1)[0]
     with pytest.raises(TypeError, match="dict"):
         session.decide(item, {"agree": True}, annotator="ann")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.decide(item, "agree", annotator="")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.skip(item, annotator="")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.undo(annotator="")
     assert session.annotations["decision"].isna().all()

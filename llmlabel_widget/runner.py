@@ -1,0 +1,145 @@
+"""The async runner: drive an annotator over items and hand its proposals to be stored.
+
+Live and recorded annotators go through :func:`run` alike: they yield proposals, and the
+runner passes each batch, with the responses it came from, to one ``persist`` function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from . import _loop
+from .annotators.base import Annotator, Demo, Item, Proposal, RunReport
+from .task import LabelTask
+
+T = TypeVar("T")
+Persist = Callable[[list[Proposal], dict[str, dict[str, Any]]], None]
+
+
+class PendingCache:
+    """A response cache read from the store, whose new entries wait for the next persist.
+
+    A response is then stored in the same transaction as proposals of the same run, never
+    on its own path.
+
+    Examples
+    --------
+    >>> cache = PendingCache(lambda key: None)
+    >>> cache.put("k", {"choices": []})
+    >>> cache.get("k"), cache.take(), cache.take()
+    ({'choices': []}, {'k': {'choices': []}}, {})
+    """
+
+    def __init__(self, stored: Callable[[str], dict[str, Any] | None]) -> None:
+        self._stored = stored
+        self._pending: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """A response kept by this run or stored earlier, or None."""
+        return self._pending.get(key) or self._stored(key)
+
+    def put(self, key: str, response: Mapping[str, Any]) -> None:
+        """Keep ``response`` until the next persist."""
+        self._pending[key] = dict(response)
+
+    def take(self) -> dict[str, dict[str, Any]]:
+        """The responses kept since the last call (and forget them)."""
+        taken, self._pending = self._pending, {}
+        return taken
+
+
+async def run(
+    annotator: Annotator,
+    items: Sequence[Item],
+    task: LabelTask,
+    cache: PendingCache,
+    persist: Persist,
+    *,
+    demos: Sequence[Demo] = (),
+    skipped: int = 0,
+    progress: bool = True,
+    run_prefix: str = "",
+    on_progress: Callable[[RunReport], None] | None = None,
+) -> RunReport:
+    """Propose for ``items``; every proposal is persisted as it arrives (in batches).
+
+    ``report.done`` counts stored proposals, so an interrupted run reports exactly what
+    stayed. The store write runs on a thread: its fsync overlaps with the requests.
+    """
+    report = RunReport(
+        run_id=run_prefix + uuid.uuid4().hex[:12], requested=len(items), skipped=skipped
+    )
+    bar = _progress_bar(len(items), annotator) if progress else None
+
+    def update(r: RunReport) -> None:
+        if bar is not None:
+            bar.n = r.done + r.failed
+            spend = f"${r.cost:.4f}" if r.cost else "$0"
+            bar.set_postfix_str(
+                f"done={r.done} invalid={r.invalid} failed={r.failed} "
+                f"cached={r.cached} spend={spend}",
+                refresh=True,
+            )
+        if on_progress is not None:
+            on_progress(r)
+
+    pending: list[Proposal] = []
+
+    async def flush() -> None:
+        while pending:
+            batch = [_with_run(p, report.run_id) for p in pending]
+            pending.clear()
+            await asyncio.to_thread(persist, batch, cache.take())
+            report.done += len(batch)
+            report.invalid += sum(not p.valid for p in batch)
+            update(report)
+
+    writer: asyncio.Future[None] | None = None
+    stream = annotator.propose(items, task, cache, report, update, demos)
+    try:
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for proposal in stream:
+                pending.append(proposal)
+                if writer is None or writer.done():
+                    if writer is not None:
+                        writer.result()  # a failed write stops the run
+                    writer = asyncio.ensure_future(flush())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        report.stopped = "interrupted"
+        raise
+    finally:
+        try:
+            if writer is not None:
+                await asyncio.shield(writer)
+            await flush()  # what arrived while the last batch was written
+        finally:
+            if bar is not None:
+                bar.close()
+    return report
+
+
+def _with_run(proposal: Proposal, run_id: str) -> Proposal:
+    """The proposal tagged with the run that made it (annotators may leave it unset)."""
+    return proposal if proposal.run_id is not None else replace(proposal, run_id=run_id)
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, in a script or a notebook cell.
+
+    Every call goes to one long-lived event loop (:mod:`._loop`), so the annotator's pooled
+    connections stay usable from one run to the next. Ctrl-C (kernel interrupt) cancels the
+    run, and what was already stored stays.
+    """
+    return _loop.run(coro)
+
+
+def _progress_bar(total: int, annotator: object) -> Any:
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+    name = getattr(annotator, "model", None) or type(annotator).__name__
+    return tqdm(total=total, desc=f"proposing ({name})", unit="item")
