@@ -47,7 +47,7 @@ def test_label_order_survives_reopen_in_keys_prompt_and_schema(db):
     try:
         assert again.task.names == ("zeta", "alpha", "mid")
         system = build_messages(again.task, PromptSpec(), "x")[0]["content"]
-        assert 'LABELS: ["zeta", "alpha", "mid"]' in system
+        assert "Labels:\n- zeta: z things\n- alpha: a things\n- mid: m things\n" in system
         enum = _schema(again.task.names, False)["json_schema"]["schema"]["properties"]["label"]
         assert enum["enum"] == ["zeta", "alpha", "mid"]
         from llmlabel_widget import Labeler  # keys 1-9 follow the task's order
