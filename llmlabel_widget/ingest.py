@@ -1,4 +1,4 @@
-"""Ingest: check a DataFrame of items and plan what adding it writes (nothing is written here)."""
+"""Ingest: check a DataFrame of items, plan what adding it changes, then write it at once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .storage import StoreBackend
 from .task import LabelTask
 
 OnChanged = Literal["error", "keep"]
@@ -185,3 +186,46 @@ def check_compatible(old: LabelTask, new: LabelTask) -> None:
         )
     if old.multi_label != new.multi_label:
         raise ValueError("the store's task and the new task differ in multi_label")
+
+
+def apply_add(
+    store: StoreBackend, plan: AddPlan | None, on_changed: OnChanged, task: LabelTask | None
+) -> tuple[AddReport, bool]:
+    """Write the new rows (and a changed task) in one transaction, or raise first.
+
+    Returns what was added, and whether anything was written.
+    """
+    if plan is not None and plan.changed and on_changed == "error":
+        shown = ", ".join(repr(c) for c in plan.changed[:5])
+        more = f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else ""
+        raise ValueError(
+            f"{len(plan.changed)} item(s) changed text under the same id: {shown}{more}. "
+            "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
+            "keep the stored text."
+        )
+    meta = {} if task is None else {"task": task.to_json()}
+    if plan is not None and not plan.changed and plan.fingerprint not in plan.known:
+        meta["data_fingerprints"] = " ".join([*plan.known[-9:], plan.fingerprint])
+    rows = [] if plan is None else plan.rows
+    added = store.add_items(rows, meta=meta) if rows or meta else 0
+    wrote = bool(rows or meta)
+    if plan is None:
+        return AddReport(added=0, unchanged=0, changed=()), wrote
+    report = AddReport(
+        added=added,
+        unchanged=plan.total - len(plan.rows) - len(plan.changed),
+        changed=plan.changed,
+    )
+    return report, wrote
+
+
+def resolve_task(stored: str | None, task: LabelTask | None, path: object) -> LabelTask:
+    """The task to use: ``task``, checked against the stored one, or the stored one."""
+    old = None if stored is None else LabelTask.from_json(stored)
+    if task is None:
+        task = old
+    elif old is not None and task != old:
+        check_compatible(old, task)
+    if task is None:  # a new store, or an empty file left by an earlier failed open
+        raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+    return task

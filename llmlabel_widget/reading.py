@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from io import StringIO
 
 import numpy as np
 import pandas as pd
 
+from .metrics import wilson_interval
 from .store import DECISION_KINDS
 from .task import LabelTask
 
@@ -83,6 +84,25 @@ def _labels_column(task: LabelTask, col: pd.Series) -> pd.Series:
         return labels[0] if labels else None
 
     return col.map(convert, na_action="ignore").astype(object)
+
+
+def demo_pool(annotations: pd.DataFrame) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(item_id, text, labels)`` of the decided items: few-shot demonstrations."""
+    decided = human_labels(annotations)
+    return [
+        (str(i), str(t), tuple(lab if isinstance(lab, list) else [lab]))
+        for i, t, lab in zip(decided["item_id"], decided["text"], decided["label"], strict=True)
+    ]
+
+
+def acceptance_rate(counts: Mapping[str, int]) -> dict[str, float | int | None]:
+    """Share of accepts among accepts and corrections (``counts`` by decision kind),
+    with a 95% Wilson interval; ``rate`` is None before the first such decision."""
+    k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
+    if n == 0:
+        return {"rate": None, "low": None, "high": None, "n": 0}
+    low, high = wilson_interval(k, n)
+    return {"rate": k / n, "low": low, "high": high, "n": n}
 
 
 def human_labels(annotations: pd.DataFrame) -> pd.DataFrame:

@@ -13,8 +13,11 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import numpy as np
+
 from . import _loop
 from .annotators.base import Annotator, Demo, Item, Proposal, RunReport
+from .storage import StoreBackend
 from .task import LabelTask
 
 T = TypeVar("T")
@@ -65,6 +68,7 @@ async def run(
     progress: bool = True,
     run_prefix: str = "",
     on_progress: Callable[[RunReport], None] | None = None,
+    on_end: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
     """Propose for ``items``; every proposal is persisted as it arrives (in batches).
 
@@ -120,7 +124,31 @@ async def run(
         finally:
             if bar is not None:
                 bar.close()
+            if on_end is not None:
+                on_end(report)
     return report
+
+
+def pending_ids(
+    store: StoreBackend,
+    version: str | None,
+    ids: Sequence[str] | None,
+    sample: int | None,
+    seed: int,
+) -> tuple[list[str], int]:
+    """Ids (all, or ``ids``) lacking a proposal of ``version``, optionally a seeded sample,
+    and how many already had one."""
+    have = store.proposed_ids(version)
+    if ids is None:
+        wanted = [i for i in store.all_ids() if i not in have]
+        skipped = store.count_items() - len(wanted)
+    else:
+        wanted = [k for k in dict.fromkeys(ids) if k not in have]
+        skipped = len(set(ids)) - len(wanted)
+    if sample is not None and sample < len(wanted):
+        rng = np.random.default_rng(seed)
+        wanted = [wanted[i] for i in sorted(rng.choice(len(wanted), sample, replace=False))]
+    return wanted, skipped
 
 
 def _with_run(proposal: Proposal, run_id: str) -> Proposal:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from . import export, reading, runner, trials
@@ -28,14 +27,15 @@ from .ingest import (
     AddPlan,
     AddReport,
     OnChanged,
-    check_compatible,
+    apply_add,
     check_on_changed,
     content_hash,
     item_key,
     plan_add,
+    resolve_task,
     validate_frame,
 )
-from .metrics import quality_table, wilson_interval
+from .metrics import quality_table
 from .prompt_lab import PromptTrial
 from .prompts import PromptSpec
 from .reading import STATES
@@ -141,43 +141,7 @@ class Session:
             active-learning strategy); it starts ranking on the first :meth:`queue`.
         user : default name recorded with decisions (defaults to the login name).
         """
-        if task is not None and not isinstance(task, LabelTask):
-            raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
-        check_on_changed(on_changed)
-        checked = None if data is None else validate_frame(data, text=text, id=id)
-        target = Path(path)
-        is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
-        if is_new and task is None:
-            raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-        # Everything that can fail is checked before the first write, and the task and the
-        # new items are written in one transaction: a call that raises changes nothing.
-        store = Store(target)
-        session: Session | None = None
-        try:
-            stored = store.get_meta("task")
-            old = None if stored is None else LabelTask.from_json(stored)
-            if task is None:
-                task = old
-            elif old is not None and task != old:
-                check_compatible(old, task)
-            if task is None:  # an empty file left by an earlier failed open
-                raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-            session = cls(store, task, annotator=annotator, user=user, selector=selector)
-            plan = (
-                None
-                if data is None or checked is None
-                else session._plan_add(data, checked, text, id)
-            )
-            session._apply_add(plan, on_changed, task=None if task == old else task)
-        except BaseException:
-            if session is not None:
-                session.close()  # nothing was written: the checkpoint in close() is a no-op
-            else:
-                store.close()
-            if is_new:
-                store.remove_files()
-            raise
-        return session
+        return _open(cls, Path(path), data, text, id, task, annotator, user, selector, on_changed)
 
     def add(
         self,
@@ -201,30 +165,11 @@ class Session:
     def _apply_add(
         self, plan: AddPlan | None, on_changed: OnChanged, *, task: LabelTask | None = None
     ) -> AddReport:
-        """Write the new rows (and a changed task) in one transaction, or raise first."""
-        if plan is not None and plan.changed and on_changed == "error":
-            shown = ", ".join(repr(c) for c in plan.changed[:5])
-            more = f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else ""
-            raise ValueError(
-                f"{len(plan.changed)} item(s) changed text under the same id: {shown}{more}. "
-                "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
-                "keep the stored text."
-            )
-        meta = {} if task is None else {"task": task.to_json()}
-        if plan is not None and not plan.changed and plan.fingerprint not in plan.known:
-            meta["data_fingerprints"] = " ".join([*plan.known[-9:], plan.fingerprint])
-        rows = [] if plan is None else plan.rows
-        added = self.store.add_items(rows, meta=meta) if rows or meta else 0
-        if rows or meta:
+        report, wrote = apply_add(self.store, plan, on_changed, task)
+        if wrote:
             self._checkpointer.wrote()
-        if plan is None:
-            return AddReport(added=0, unchanged=0, changed=())
-        report = AddReport(
-            added=added,
-            unchanged=plan.total - len(plan.rows) - len(plan.changed),
-            changed=plan.changed,
-        )
-        self.last_add = report
+        if plan is not None:
+            self.last_add = report
         return report
 
     # -- decisions -------------------------------------------------------------------------
@@ -405,28 +350,15 @@ class Session:
         self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
     ) -> tuple[list[str], int]:
         """Ids still lacking a proposal of the annotator's prompt version, and how many had one."""
-        have = self.store.proposed_ids(self._annotator().version(self.task))
-        if ids is None:
-            wanted = [i for i in self.store.all_ids() if i not in have]
-            skipped = self.store.count_items() - len(wanted)
-        else:
-            keys = [self._existing(i) for i in ids]
-            wanted = [k for k in dict.fromkeys(keys) if k not in have]
-            skipped = len(set(keys)) - len(wanted)
-        if sample is not None and sample < len(wanted):
-            rng = np.random.default_rng(seed)
-            wanted = [wanted[i] for i in sorted(rng.choice(len(wanted), sample, replace=False))]
-        return wanted, skipped
+        keys = None if ids is None else [self._existing(i) for i in ids]
+        version = self._annotator().version(self.task)
+        return runner.pending_ids(self.store, version, keys, sample, seed)
 
     def _demos(self, annotator: object) -> list[Demo]:
         """Decided items as few-shot demonstrations, read only for an annotator that wants them."""
         if not getattr(annotator, "wants_demos", False):
             return []
-        decided = reading.human_labels(self._annotations(with_meta=False))
-        return [
-            (str(i), str(t), tuple(lab if isinstance(lab, list) else [lab]))
-            for i, t, lab in zip(decided["item_id"], decided["text"], decided["label"], strict=True)
-        ]
+        return reading.demo_pool(self._annotations(with_meta=False))
 
     def _items(self, ids: Sequence[str]) -> list[tuple[str, str]]:
         texts = self.store.texts(ids)
@@ -489,34 +421,26 @@ class Session:
         run_prefix: str = "",
         on_progress: Callable[[RunReport], None] | None = None,
     ) -> RunReport:
-        cache = runner.PendingCache(self.store.cache_get)
-        report: RunReport | None = None
+        return await runner.run(
+            annotator,
+            self._items(wanted),
+            self.task,
+            runner.PendingCache(self.store.cache_get),
+            self._persist,
+            demos=self._demos(annotator),
+            skipped=skipped,
+            progress=progress,
+            run_prefix=run_prefix,
+            on_progress=on_progress,
+            on_end=self._run_ended,
+        )
 
-        def keep(r: RunReport) -> None:
-            nonlocal report
-            report = r
-            if on_progress is not None:
-                on_progress(r)
-
-        try:
-            return await runner.run(
-                annotator,
-                self._items(wanted),
-                self.task,
-                cache,
-                self._persist,
-                demos=self._demos(annotator),
-                skipped=skipped,
-                progress=progress,
-                run_prefix=run_prefix,
-                on_progress=keep,
-            )
-        finally:
-            degraded = dict(getattr(annotator, "degraded", None) or {})
-            if degraded:
-                known = json.loads(self.store.get_meta("degraded") or "{}")
-                self.store.set_meta("degraded", json.dumps({**known, **degraded}))
-            self.store.checkpoint()  # the proposals are in the .labels.db file, not only the WAL
+    def _run_ended(self, report: RunReport) -> None:
+        """Remember what the server rejected; put the run's proposals into the store file."""
+        if report.degraded:
+            known = json.loads(self.store.get_meta("degraded") or "{}")
+            self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
+        self.store.checkpoint()
 
     # -- prompt trials (see .trials) --------------------------------------------------------------
     def try_prompt(
@@ -703,13 +627,7 @@ class Session:
         Cheap (one SQL query), so a view can show it after every decision; ``counts`` (from
         ``store.decision_counts()``) saves even that when the caller has them.
         """
-        if counts is None:
-            counts = self.store.decision_counts()
-        k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
-        if n == 0:
-            return {"rate": None, "low": None, "high": None, "n": 0}
-        low, high = wilson_interval(k, n)
-        return {"rate": k / n, "low": low, "high": high, "n": n}
+        return reading.acceptance_rate(self.store.decision_counts() if counts is None else counts)
 
     # -- review order ----------------------------------------------------------------------------
     @property
@@ -798,6 +716,51 @@ class Session:
             f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
             f"labels={list(self.task.names)})"
         )
+
+
+def _open(
+    cls: type[Session],
+    path: Path,
+    data: pd.DataFrame | None,
+    text: str,
+    id: str | None,
+    task: LabelTask | None,
+    annotator: Any,
+    user: str | None,
+    selector: Selector | None,
+    on_changed: OnChanged,
+) -> Session:
+    """:meth:`Session.open`: a call that raises changes nothing."""
+    if task is not None and not isinstance(task, LabelTask):
+        raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
+    check_on_changed(on_changed)
+    checked = None if data is None else validate_frame(data, text=text, id=id)
+    target = path
+    is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
+    if is_new and task is None:
+        raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+    # Everything that can fail is checked before the first write, and the task and the
+    # new items are written in one transaction: a call that raises changes nothing.
+    store = Store(target)
+    session: Session | None = None
+    try:
+        stored = store.get_meta("task")
+        task = resolve_task(stored, task, path)
+        session = cls(store, task, annotator=annotator, user=user, selector=selector)
+        plan = (
+            None if data is None or checked is None else session._plan_add(data, checked, text, id)
+        )
+        changed = stored is None or task != LabelTask.from_json(stored)
+        session._apply_add(plan, on_changed, task=task if changed else None)
+    except BaseException:
+        if session is not None:
+            session.close()  # nothing was written: the checkpoint in close() is a no-op
+        else:
+            store.close()
+        if is_new:
+            store.remove_files()
+        raise
+    return session
 
 
 def _reviewer(reviewer: str | None, annotator: str | None) -> str | None:
