@@ -7,9 +7,8 @@ runner passes each batch, with the responses it came from, to one ``persist`` fu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -70,10 +69,11 @@ async def run(
     on_progress: Callable[[RunReport], None] | None = None,
     on_end: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
-    """Propose for ``items``; every proposal is persisted as it arrives (in batches).
+    """Propose for ``items``; every proposal is persisted as it arrives.
 
-    ``report.done`` counts stored proposals, so an interrupted run reports exactly what
-    stayed. The store write runs on a thread: its fsync overlaps with the requests.
+    An annotator either yields proposals (a live model: each is stored before the next is
+    asked for) or returns them all at once (recorded answers: one transaction).
+    ``report.done`` counts stored proposals, so an interrupted run reports what stayed.
     """
     report = RunReport(
         run_id=run_prefix + uuid.uuid4().hex[:12], requested=len(items), skipped=skipped
@@ -92,40 +92,34 @@ async def run(
         if on_progress is not None:
             on_progress(r)
 
-    pending: list[Proposal] = []
+    async def store(batch: list[Proposal]) -> None:
+        batch = [_with_run(p, report.run_id) for p in batch]
+        # on a thread: the fsync overlaps with the requests still in flight
+        await asyncio.to_thread(persist, batch, cache.take())
+        report.done += len(batch)
+        report.invalid += sum(not p.valid for p in batch)
+        update(report)
 
-    async def flush() -> None:
-        while pending:
-            batch = [_with_run(p, report.run_id) for p in pending]
-            pending.clear()
-            await asyncio.to_thread(persist, batch, cache.take())
-            report.done += len(batch)
-            report.invalid += sum(not p.valid for p in batch)
-            update(report)
-
-    writer: asyncio.Future[None] | None = None
-    stream = annotator.propose(items, task, cache, report, update, demos)
+    answers = annotator.propose(items, task, cache, report, update, demos)
     try:
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
-            async for proposal in stream:
-                pending.append(proposal)
-                if writer is None or writer.done():
-                    if writer is not None:
-                        writer.result()  # a failed write stops the run
-                    writer = asyncio.ensure_future(flush())
+        if isinstance(answers, AsyncIterator):
+            try:
+                async for proposal in answers:  # one at a time: the annotator waits for it
+                    await store([proposal])
+            finally:
+                aclose = getattr(answers, "aclose", None)
+                if aclose is not None:  # stops its requests now, not when collected
+                    await aclose()
+        else:  # returned at once (recorded answers): stored in one transaction
+            await store(list(answers))
     except (asyncio.CancelledError, KeyboardInterrupt):
         report.stopped = "interrupted"
         raise
     finally:
-        try:
-            if writer is not None:
-                await asyncio.shield(writer)
-            await flush()  # what arrived while the last batch was written
-        finally:
-            if bar is not None:
-                bar.close()
-            if on_end is not None:
-                on_end(report)
+        if bar is not None:
+            bar.close()
+        if on_end is not None:
+            on_end(report)
     return report
 
 

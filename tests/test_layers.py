@@ -4,7 +4,6 @@ Session is a thin façade whose getters do no work."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import inspect
 import re
 from pathlib import Path
@@ -88,11 +87,8 @@ def test_a_recorded_annotator_runs_without_a_session():
     ann = RecordedAnnotator(answers)
     report = RunReport(run_id="r")
 
-    async def collect() -> list:
-        items = [("a", "fine"), ("b", "odd"), ("c", "bad")]
-        return [p async for p in ann.propose(items, task, MemoryCache(), report, print)]
-
-    got = asyncio.run(collect())
+    items = [("a", "fine"), ("b", "odd"), ("c", "bad")]
+    got = ann.propose(items, task, MemoryCache(), report, print)  # returned at once
     assert [(p.item_id, p.labels, p.valid) for p in got] == [
         ("a", ("pos",), True),
         ("b", (), False),

@@ -152,9 +152,10 @@ class Annotator(Protocol):
         report: RunReport,
         progress: Progress,
         demos: Sequence[Demo] = (),
-    ) -> AsyncIterator[Proposal]:
-        """Yield a proposal per answered item, as the answers arrive.
+    ) -> AsyncIterator[Proposal] | Sequence[Proposal]:
+        """Yield a proposal per answered item as the answers arrive, or return them all.
 
-        It counts requests, cost, failures and why it stopped in ``report``; the caller
-        counts what it stored (``done``, ``invalid``).
+        A generator waits for the caller to come back before it asks for more, so what it
+        yielded was stored. It counts requests, cost, failures and why it stopped in
+        ``report``; the caller counts what it stored (``done``, ``invalid``).
         """

@@ -443,7 +443,9 @@ class OpenAIAnnotator:
         version = self.version(task)
         run = _Run(Budget(self.budget_requests, self.budget_cost))
         queue = list(reversed(items))
-        answers: asyncio.Queue[Proposal | None] = asyncio.Queue()
+        # (proposal, stored): a worker sends its next request only once the caller came back
+        # for more, i.e. stored this answer, so a crash loses only requests in flight
+        answers: asyncio.Queue[tuple[Proposal, asyncio.Future[None]] | None] = asyncio.Queue()
 
         async def worker() -> None:
             while queue and report.stopped is None:
@@ -474,14 +476,17 @@ class OpenAIAnnotator:
                     progress(report)
                     continue
                 run.connect_failures = 0
-                answers.put_nowait(proposal)
+                stored = asyncio.get_running_loop().create_future()
+                answers.put_nowait((proposal, stored))
+                await stored
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(queue)))]
         everyone = asyncio.gather(*workers)
         everyone.add_done_callback(lambda _: answers.put_nowait(None))
         try:
-            while (proposal := await answers.get()) is not None:
-                yield proposal
+            while (answer := await answers.get()) is not None:
+                yield answer[0]
+                answer[1].set_result(None)
             await everyone  # raises what stopped a worker
         finally:
             for w in workers:

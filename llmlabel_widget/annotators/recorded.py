@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -87,7 +87,7 @@ class RecordedAnnotator:
             prompt_version=None,
         )
 
-    async def propose(
+    def propose(
         self,
         items: Sequence[Item],
         task: LabelTask,
@@ -95,16 +95,18 @@ class RecordedAnnotator:
         report: RunReport,
         progress: Progress,
         demos: Sequence[Demo] = (),
-    ) -> AsyncIterator[Proposal]:
-        """Yield the recorded answer of every requested item that has one."""
+    ) -> list[Proposal]:
+        """The recorded answer of every requested item that has one, all at once."""
         c = self._cols
         rows = self._frame.set_index(c["id"]).reindex([i for i, _ in items])
+        out = []
         for item_id, row in rows.iterrows():
             answer = row[c["label"]]
             if answer is None or (isinstance(answer, float) and pd.isna(answer)):
                 continue  # nothing recorded for this item
             model = row[self._model_col] if self._model_col else self.model
-            yield self._proposal(task, str(item_id), answer, row, model, report)
+            out.append(self._proposal(task, str(item_id), answer, row, model, report))
+        return out
 
     def _proposal(
         self,
