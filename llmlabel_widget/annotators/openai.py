@@ -605,7 +605,7 @@ class OpenAIAnnotator:
         # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.
         # The body comes back as the server sent it: that is what the cache stores.
         body = {"model": self.model, "messages": messages, **params}
-        post = self._clients.get().post
+        post: Any = self._clients.get().post  # the async or the sync client's
         if self._async:
             raw = await post("/chat/completions", body=body, cast_to=HTTPResponse)
         else:  # a user's sync client: keep the event loop free while it blocks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -98,10 +99,10 @@ class RecordedAnnotator:
     ) -> list[Proposal]:
         """The recorded answer of every requested item that has one, all at once."""
         c = self._cols
-        rows = self._frame.set_index(c["id"]).reindex([i for i, _ in items])
+        rows = self._frame.set_index(str(c["id"])).reindex([i for i, _ in items])
         out = []
         for item_id, row in rows.iterrows():
-            answer = row[c["label"]]
+            answer = row[str(c["label"])]
             if answer is None or (isinstance(answer, float) and pd.isna(answer)):
                 continue  # nothing recorded for this item
             model = row[self._model_col] if self._model_col else self.model
@@ -135,7 +136,7 @@ class RecordedAnnotator:
             confidence=confidence,
             confidence_method="recorded" if confidence is not None else None,
             match=",".join(sorted(hows)) or None,
-            model=None if model is None or pd.isna(model) else str(model),
+            model=None if model is None or pd.isna(cast(Any, model)) else str(model),
             raw=text,
             problem=None if valid else f"recorded answer {text!r} is not in the label set",
             run_id=report.run_id,
