@@ -102,7 +102,10 @@ class Session:
         self.task = task
         self.annotator = annotator
         self._selector = Selector() if selector is None else selector
-        self._ranking = False  # the selector ranks this pool once queue() first asks
+        # Wired to this session (its refit() reads this store) but idle: it ranks the pool
+        # on the first queue(), and only then do decisions start background refits.
+        self._selector._session = self
+        self._ranking = False
         self.user = user or _default_user()
         self.last_add: AddReport | None = None
         self._closed = False
@@ -285,8 +288,9 @@ class Session:
         who = self._who(reviewer)
         if note is not None and not isinstance(note, str):
             raise ValueError("note must be a string")
-        if self._ranking and kind in ("accept", "correct", "label"):
-            # what the learner predicted before seeing the answer: its learning curve
+        if kind in ("accept", "correct", "label"):
+            # what the learner predicted before seeing the answer (its learning curve),
+            # whenever it has a prediction: after any refit, however it was started
             context = {**self._selector.prediction()(key), **(context or {})} or None
         seq = self.store.add_event(
             key,
