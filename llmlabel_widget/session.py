@@ -102,10 +102,12 @@ class Session:
         self.task = task
         self.annotator = annotator
         self._selector = Selector() if selector is None else selector
-        # Wired to this session (its refit() reads this store) but idle: it ranks the pool
-        # on the first queue(), and only then do decisions start background refits.
+        # Wired to this session (its refit() reads this store); it ranks the pool on the
+        # first queue(). Decisions reach it (background refits) once it ranks, or at once
+        # when it was passed in: the default one costs a script nothing until queue().
         self._selector._session = self
         self._ranking = False
+        self._live = selector is not None
         self.user = user or _default_user()
         self.last_add: AddReport | None = None
         self._closed = False
@@ -271,7 +273,7 @@ class Session:
         undone = self.store.undo_last(who, via=via)
         if undone is not None:
             self._checkpointer.wrote()
-            if self._ranking:
+            if self._live:
                 self._selector.undone(undone["item_id"])
         return undone
 
@@ -302,9 +304,9 @@ class Session:
             context=context,
         )
         self._checkpointer.wrote()
-        if self._ranking and kind == "skip":
+        if self._live and kind == "skip":
             self._selector.skipped(key)
-        elif self._ranking and kind != "note":
+        elif self._live and kind != "note":
             self._selector.notify(key)
         return Decision(seq=seq, item_id=key, kind=kind, labels=labels, reviewer=who)
 
@@ -644,14 +646,14 @@ class Session:
         old, self._selector = self._selector, value
         if old is not value:
             old.close()
-        self._ranking = False
+        self._ranking = self._live = False
         self._start_ranking()
 
     def _start_ranking(self) -> None:
         """Attach the selector (it ranks the pool); from then on decisions reach it."""
         if not self._ranking:
             self._selector.attach(self)
-            self._ranking = True
+            self._ranking = self._live = True
 
     def queue(self, n: int = 10) -> list[QueueItem]:
         """The next ``n`` items to review, chosen by the selector, each with its reason.

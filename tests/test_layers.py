@@ -111,7 +111,7 @@ def test_reading_the_selector_property_does_no_work(small):
     assert len(small.selector.queue(3)) == 3
 
 
-def test_decisions_before_the_first_queue_do_not_wake_an_idle_selector(tmp_path):
+def test_decisions_before_the_first_queue_reach_a_passed_selector_cleanly(tmp_path):
     data = pd.DataFrame({"id": ["x", "y"], "text": ["one", "two"]})
     selector = Selector(debounce=0.0, worker="thread")
     with Session.open(
