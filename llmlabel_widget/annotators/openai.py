@@ -317,7 +317,8 @@ class OpenAIAnnotator:
             and self.samples > 1
         )
 
-    def _params(self, task: LabelTask) -> dict[str, Any]:
+    def _params(self, task: TaskLike) -> dict[str, Any]:
+        task = self.task(task)  # idempotent: overrides applied twice are applied once
         params: dict[str, Any] = {"temperature": self.prompt.temperature}
         if "response_format" not in self.degraded:
             params["response_format"] = _schema(task.names, task.multi_label)
