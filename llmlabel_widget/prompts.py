@@ -85,10 +85,8 @@ def system_prompt(task: LabelTask, spec: PromptSpec) -> str:
         desc = task.descriptions[name]
         lines.append(f"- {name}" + (f": {desc}" if desc else ""))
     lines.append("")
-    lines.append("LABELS: " + json.dumps(list(task.names), ensure_ascii=False))
     key = "labels" if task.multi_label else "label"
     if task.multi_label:
-        lines.append("MULTI_LABEL: true")
         what = '"labels": a list of every label that applies (possibly empty)'
     else:
         what = '"label": exactly one of the labels'

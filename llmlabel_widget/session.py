@@ -1,122 +1,76 @@
 """Session: the headless façade a notebook or script labels through.
 
 Every capability of the widget is a method here, so anything the view does can be scripted
-and tested without a browser.
+and tested without a browser. The Session delegates: the Store reads and writes, annotators
+propose (:mod:`.runner` drives them), :mod:`.trials` runs prompt trials, :mod:`.reading`
+builds the annotations frame, the selector ranks the queue.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
-import dataclasses
-import getpass
-import hashlib
 import json
-import logging
 import os
-import threading
-import time
-import uuid
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from . import _loop, export, prompt_lab
-from .annotators.base import Annotator, Estimate, RunReport
-from .metrics import quality_table, wilson_interval
+from . import export, reading, runner, trials
+from ._checkpoint import IdleCheckpointer
+from .annotators.base import Annotator, Demo, Estimate, Proposal, RunReport
+from .ingest import (
+    AddPlan,
+    AddReport,
+    OnChanged,
+    apply_add,
+    check_on_changed,
+    content_hash,
+    item_key,
+    plan_add,
+    resolve_task,
+    validate_frame,
+)
+from .metrics import quality_table
 from .prompt_lab import PromptTrial
 from .prompts import PromptSpec
+from .reading import STATES
 from .selector import QueueItem, Selector
-from .store import DECISION_KINDS, NOT_TRIAL, TRIAL_PREFIX, Store
+from .store import Store
 from .task import LabelTask
 
 if TYPE_CHECKING:
     from .annotators.openai import OpenAIAnnotator
 
 ItemId = str | int
-OnChanged = Literal["error", "keep"]
-STATES = ("pending", "proposed", "invalid", "skipped", "decided")
-log = logging.getLogger(__name__)
 # Once decisions pause this long, the write-ahead log is copied into the .labels.db file.
 CHECKPOINT_AFTER = 1.0
-
-
-@dataclass(frozen=True)
-class AddReport:
-    """What :meth:`Session.add` did with a DataFrame."""
-
-    added: int
-    unchanged: int
-    changed: tuple[str, ...]  # ids whose text differs from the stored text (kept as stored)
-
-
-@dataclass(frozen=True)
-class _AddPlan:
-    """What adding a DataFrame would do, read before anything is written."""
-
-    total: int
-    rows: list[tuple[str, str, str, str | None]]  # new items: id, text, hash, metadata JSON
-    changed: tuple[str, ...]
-    fingerprint: str
-    known: list[str]  # fingerprints of earlier identical adds
+__all__ = ["STATES", "AddReport", "Decision", "Session", "content_hash"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A recorded human decision, as returned by :meth:`Session.decide`."""
+    """A recorded reviewer decision, as returned by :meth:`Session.decide`."""
 
     seq: int
     item_id: str
     kind: str
     labels: tuple[str, ...]
-    annotator: str
+    reviewer: str
 
-
-def content_hash(text: str) -> str:
-    """Stable fingerprint of an item's text, used to recognise unchanged items."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _key(item_id: object) -> str:
-    """The stored form of an item id: ``7``, ``7.0`` and ``np.int64(7)`` are all ``"7"``.
-
-    pandas turns an integer id column into floats when it gains a missing value, so a
-    whole-number float must mean the same item as the integer it came from.
-    """
-    if item_id is None or (isinstance(item_id, float) and np.isnan(item_id)):
-        raise ValueError("item id must not be None/NaN")
-    if isinstance(item_id, np.generic):
-        item_id = item_id.item()
-    if isinstance(item_id, float):
-        if not np.isfinite(item_id):
-            raise ValueError(f"item id must be finite, got {item_id!r}")
-        if item_id.is_integer():
-            return str(int(item_id))
-    if isinstance(item_id, bool):
-        raise TypeError(f"item id must not be a bool, got {item_id!r}")
-    key = str(item_id)
-    _check_encodable(key, "item id")
-    return key
-
-
-def _check_encodable(text: str, what: str) -> None:
-    """Refuse text that UTF-8 can not store (a lone surrogate from a broken decode)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{what} {text[:40]!r} is not valid Unicode ({exc.reason} at position "
-            f"{exc.start}); fix the text before adding it"
-        ) from None
+    @property
+    def annotator(self) -> str:
+        """Deprecated name of :attr:`reviewer` (the human who decided)."""
+        return self.reviewer
 
 
 def _default_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -132,7 +86,7 @@ class Session:
     --------
     >>> session = Session.open("reviews.labels.db", data=df, text="review",
     ...                        id="review_id", task=task)              # doctest: +SKIP
-    >>> session.decide("r1", label="negative", annotator="alice")      # doctest: +SKIP
+    >>> session.decide("r1", label="negative", reviewer="alice")       # doctest: +SKIP
     """
 
     def __init__(
@@ -147,13 +101,17 @@ class Session:
         self.store = store
         self.task = task
         self.annotator = annotator
-        self._selector = selector
+        self._selector = Selector() if selector is None else selector
+        # Wired to this session (its refit() reads this store); it ranks the pool on the
+        # first queue(). Decisions reach it (background refits) once it ranks, or at once
+        # when it was passed in: the default one costs a script nothing until queue().
+        self._selector._session = self
+        self._ranking = False
+        self._live = selector is not None
         self.user = user or _default_user()
         self.last_add: AddReport | None = None
         self._closed = False
-        self._writes = threading.Condition()  # guards the three fields below
-        self._last_write = 0.0
-        self._checkpointer: threading.Thread | None = None
+        self._checkpointer = IdleCheckpointer(store.checkpoint, CHECKPOINT_AFTER, str(store.path))
         _OPEN.add(self)
 
     # -- opening and adding ----------------------------------------------------------------
@@ -185,46 +143,10 @@ class Session:
         task : the label set; required for a new store, optional when resuming.
         annotator : the LLM annotator proposing labels (optional).
         selector : how to order the review queue (default: ``Selector()``, the hybrid
-            active-learning strategy, created on the first call to :meth:`queue`).
+            active-learning strategy); it starts ranking on the first :meth:`queue`.
         user : default name recorded with decisions (defaults to the login name).
         """
-        if task is not None and not isinstance(task, LabelTask):
-            raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
-        _check_on_changed(on_changed)
-        checked = None if data is None else _validate_frame(data, text=text, id=id)
-        target = Path(path)
-        is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
-        if is_new and task is None:
-            raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-        # Everything that can fail is checked before the first write, and the task and the
-        # new items are written in one transaction: a call that raises changes nothing.
-        store = Store(target)
-        session: Session | None = None
-        try:
-            stored = store.get_meta("task")
-            old = None if stored is None else LabelTask.from_json(stored)
-            if task is None:
-                task = old
-            elif old is not None and task != old:
-                _check_compatible(old, task)
-            if task is None:  # an empty file left by an earlier failed open
-                raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-            session = cls(store, task, annotator=annotator, user=user, selector=selector)
-            plan = (
-                None
-                if data is None or checked is None
-                else session._plan_add(data, checked, text, id)
-            )
-            session._apply_add(plan, on_changed, task=None if task == old else task)
-        except BaseException:
-            if session is not None:
-                session.close()  # nothing was written: the checkpoint in close() is a no-op
-            else:
-                store.close()
-            if is_new:
-                store.remove_files()
-            raise
-        return session
+        return _open(cls, Path(path), data, text, id, task, annotator, user, selector, on_changed)
 
     def add(
         self,
@@ -235,76 +157,24 @@ class Session:
         on_changed: OnChanged = "error",
     ) -> AddReport:
         """Add the rows of ``data`` that are not yet in the store; return what happened."""
-        _check_on_changed(on_changed)
-        checked = _validate_frame(data, text=text, id=id)
+        check_on_changed(on_changed)
+        checked = validate_frame(data, text=text, id=id)
         return self._apply_add(self._plan_add(data, checked, text, id), on_changed)
 
     def _plan_add(
-        self,
-        data: pd.DataFrame,
-        checked: tuple[list[str], list[str]],
-        text: str,
-        id: str | None,
-    ) -> _AddPlan:
-        """Read which rows are new, unchanged or changed; write nothing."""
-        ids, texts = checked
-        hashes = [content_hash(t) for t in texts]
-        # Re-running the same cell is the common case: if exactly these rows were stored
-        # before, skip reading every stored hash (items are never changed or deleted).
-        fingerprint = hashlib.blake2b(
-            "\n".join(ids).encode() + b"\0" + "".join(hashes).encode(), digest_size=16
-        ).hexdigest()
+        self, data: pd.DataFrame, checked: tuple[list[str], list[str]], text: str, id: str | None
+    ) -> AddPlan:
         known = (self.store.get_meta("data_fingerprints") or "").split()
-        if fingerprint in known:
-            return _AddPlan(len(ids), [], (), fingerprint, known)
-        existing = self.store.item_hashes()
-        new_mask = np.fromiter((i not in existing for i in ids), bool, len(ids))
-        _check_legacy_float_ids(existing, [i for i, new in zip(ids, new_mask, strict=True) if new])
-        changed = tuple(
-            i
-            for i, h, new in zip(ids, hashes, new_mask, strict=True)
-            if not new and existing[i] != h
-        )
-        extra = [c for c in data.columns if c not in (text, id)]
-        new_positions = np.flatnonzero(new_mask)
-        metas: list[str | None] = [None] * len(new_positions)
-        if extra and len(new_positions):
-            lines = (
-                data.iloc[new_positions][extra]
-                .to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
-                .splitlines()
-            )
-            metas = list(lines)
-        rows = [(ids[p], texts[p], hashes[p], m) for p, m in zip(new_positions, metas, strict=True)]
-        return _AddPlan(len(ids), rows, changed, fingerprint, known)
+        return plan_add(data, checked, text, id, existing=self.store.item_hashes, known=known)
 
     def _apply_add(
-        self, plan: _AddPlan | None, on_changed: OnChanged, *, task: LabelTask | None = None
+        self, plan: AddPlan | None, on_changed: OnChanged, *, task: LabelTask | None = None
     ) -> AddReport:
-        """Write the new rows (and a changed task) in one transaction, or raise first."""
-        if plan is not None and plan.changed and on_changed == "error":
-            shown = ", ".join(repr(c) for c in plan.changed[:5])
-            more = f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else ""
-            raise ValueError(
-                f"{len(plan.changed)} item(s) changed text under the same id: {shown}{more}. "
-                "Nothing was added. Give changed rows new ids, or pass on_changed='keep' to "
-                "keep the stored text."
-            )
-        meta = {} if task is None else {"task": task.to_json()}
-        if plan is not None and not plan.changed and plan.fingerprint not in plan.known:
-            meta["data_fingerprints"] = " ".join([*plan.known[-9:], plan.fingerprint])
-        rows = [] if plan is None else plan.rows
-        added = self.store.add_items(rows, meta=meta) if rows or meta else 0
-        if rows or meta:
-            self._wrote()
-        if plan is None:
-            return AddReport(added=0, unchanged=0, changed=())
-        report = AddReport(
-            added=added,
-            unchanged=plan.total - len(plan.rows) - len(plan.changed),
-            changed=plan.changed,
-        )
-        self.last_add = report
+        report, wrote = apply_add(self.store, plan, on_changed, task)
+        if wrote:
+            self._checkpointer.wrote()
+        if plan is not None:
+            self.last_add = report
         return report
 
     # -- decisions -------------------------------------------------------------------------
@@ -313,14 +183,16 @@ class Session:
         item_id: ItemId,
         label: str | Sequence[str] | None = None,
         *,
-        annotator: str | None = None,
+        reviewer: str | None = None,
         note: str | None = None,
         context: Mapping[str, Any] | None = None,
+        annotator: str | None = None,
     ) -> Decision:
-        """Record a human label for an item; durable when this returns.
+        """Record the reviewer's label for an item; durable when this returns.
 
         The decision is recorded as ``accept`` when it equals the item's latest valid LLM
         proposal, ``correct`` when it differs, and ``label`` when there was no proposal.
+        ``reviewer`` defaults to the session's user (``annotator=`` is its old name).
         """
         key = self._existing(item_id)
         if label is None:
@@ -331,54 +203,61 @@ class Session:
             kind = "accept" if set(proposal["labels"]) == set(labels) else "correct"
         else:
             kind = "label"
-        return self._record(key, kind, labels, annotator, note, proposal, context)
+        who = _reviewer(reviewer, annotator)
+        return self._record(key, kind, labels, who, note, proposal, context)
 
     def accept(
         self,
         item_id: ItemId,
         *,
-        annotator: str | None = None,
+        reviewer: str | None = None,
         note: str | None = None,
         context: Mapping[str, Any] | None = None,
+        annotator: str | None = None,
     ) -> Decision:
-        """Accept the item's latest valid LLM proposal as the human label."""
+        """Accept the item's latest valid LLM proposal as the reviewer's label."""
         key = self._existing(item_id)
         proposal = self.store.latest_proposal(key)
         if proposal is None or not proposal["valid"]:
             raise ValueError(f"item {key!r} has no valid LLM proposal to accept")
         labels = tuple(proposal["labels"])
-        return self._record(key, "accept", labels, annotator, note, proposal, context)
+        who = _reviewer(reviewer, annotator)
+        return self._record(key, "accept", labels, who, note, proposal, context)
 
     def skip(
         self,
         item_id: ItemId,
         *,
-        annotator: str | None = None,
+        reviewer: str | None = None,
         note: str | None = None,
         context: Mapping[str, Any] | None = None,
+        annotator: str | None = None,
     ) -> Decision:
         """Skip an item (it goes to the back of the queue)."""
         key = self._existing(item_id)
-        return self._record(key, "skip", (), annotator, note, None, context)
+        who = _reviewer(reviewer, annotator)
+        return self._record(key, "skip", (), who, note, None, context)
 
     def note(
         self,
         item_id: ItemId,
         text: str,
         *,
-        annotator: str | None = None,
+        reviewer: str | None = None,
         context: Mapping[str, Any] | None = None,
+        annotator: str | None = None,
     ) -> Decision:
         """Attach a free-text note to an item (undoable like a decision)."""
         key = self._existing(item_id)
         if not isinstance(text, str) or not text.strip():
             raise ValueError("a note must be a non-empty string")
-        return self._record(key, "note", (), annotator, text, None, context)
+        who = _reviewer(reviewer, annotator)
+        return self._record(key, "note", (), who, text, None, context)
 
     def undo(
-        self, *, annotator: str | None = None, via: str | None = None
+        self, *, reviewer: str | None = None, via: str | None = None, annotator: str | None = None
     ) -> dict[str, Any] | None:
-        """Cancel this annotator's most recent decision, skip or note (unlimited).
+        """Cancel this reviewer's most recent decision, skip or note (unlimited).
 
         ``via`` limits the undo to events recorded with that ``via`` in their context:
         ``undo(via="labeler")`` cancels only what was done in a Labeler, never a scripted
@@ -387,14 +266,15 @@ class Session:
 
         Examples
         --------
-        >>> session.undo(annotator="alice")  # doctest: +SKIP
+        >>> session.undo(reviewer="alice")  # doctest: +SKIP
         {'seq': 12, 'item_id': 'r7', 'kind': 'accept'}
         """
-        undone = self.store.undo_last(self._reviewer(annotator), via=via)
+        who = self._who(_reviewer(reviewer, annotator))
+        undone = self.store.undo_last(who, via=via)
         if undone is not None:
-            self._wrote()
-        if undone is not None and self._selector is not None:
-            self._selector.undone(undone["item_id"])
+            self._checkpointer.wrote()
+            if self._live:
+                self._selector.undone(undone["item_id"])
         return undone
 
     def _record(
@@ -402,16 +282,17 @@ class Session:
         key: str,
         kind: str,
         labels: tuple[str, ...],
-        annotator: str | None,
+        reviewer: str | None,
         note: str | None,
         proposal: Mapping[str, Any] | None,
         context: Mapping[str, Any] | None,
     ) -> Decision:
-        who = self._reviewer(annotator)
+        who = self._who(reviewer)
         if note is not None and not isinstance(note, str):
             raise ValueError("note must be a string")
-        if self._selector is not None and kind in ("accept", "correct", "label"):
-            # what the learner predicted before seeing the answer: its learning curve
+        if kind in ("accept", "correct", "label"):
+            # what the learner predicted before seeing the answer (its learning curve),
+            # whenever it has a prediction: after any refit, however it was started
             context = {**self._selector.prediction()(key), **(context or {})} or None
         seq = self.store.add_event(
             key,
@@ -422,63 +303,76 @@ class Session:
             proposal_seq=None if proposal is None else proposal["seq"],
             context=context,
         )
-        self._wrote()
-        if self._selector is not None and kind == "skip":
+        self._checkpointer.wrote()
+        if self._live and kind == "skip":
             self._selector.skipped(key)
-        elif self._selector is not None and kind != "note":
+        elif self._live and kind != "note":
             self._selector.notify(key)
-        return Decision(seq=seq, item_id=key, kind=kind, labels=labels, annotator=who)
+        return Decision(seq=seq, item_id=key, kind=kind, labels=labels, reviewer=who)
 
-    def _reviewer(self, annotator: str | None) -> str:
-        """The name a decision is recorded under: ``annotator``, or the session's user."""
-        who = self.user if annotator is None else annotator
+    def _who(self, reviewer: str | None) -> str:
+        """The name a decision is recorded under: ``reviewer``, or the session's user."""
+        who = self.user if reviewer is None else reviewer
         if not isinstance(who, str) or not who.strip():
-            raise ValueError(f"annotator must be a non-empty string, got {who!r}")
+            raise ValueError(f"reviewer must be a non-empty string, got {who!r}")
         return who
 
     def _existing(self, item_id: ItemId) -> str:
-        key = _key(item_id)
+        key = item_key(item_id)
         if not self.store.has_item(key):
             raise KeyError(f"unknown item id {key!r}: it is not in this session's store")
         return key
 
-    # -- proposals (written by annotators) ---------------------------------------------------
+    # -- proposals -----------------------------------------------------------------------------
     def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
         """Store LLM proposals (dicts with item_id, labels, valid, source, ...)."""
-        added = self.store.add_proposals(proposals)
-        self._wrote()
+        return self._store_proposals(list(proposals), {})
+
+    def _store_proposals(
+        self, rows: Sequence[Mapping[str, Any]], responses: Mapping[str, Mapping[str, Any]]
+    ) -> int:
+        """The one place proposals are stored: with the responses they came from, at once."""
+        added = self.store.add_proposals(rows, responses)
+        self._checkpointer.wrote()
         return added
+
+    def _persist(self, proposals: list[Proposal], responses: dict[str, dict[str, Any]]) -> None:
+        self._store_proposals([p.to_row() for p in proposals], responses)
 
     def proposal(self, item_id: ItemId) -> dict[str, Any] | None:
         """The latest LLM proposal for an item, or None."""
         return self.store.latest_proposal(self._existing(item_id))
 
-    # -- asking the LLM -----------------------------------------------------------------------
+    # -- asking the LLM annotator ---------------------------------------------------------------
     def _annotator(self) -> Annotator:
         if self.annotator is None:
             raise ValueError(
                 "this session has no annotator: Session.open(..., annotator=OpenAIAnnotator(...)) "
                 "or RecordedAnnotator(...) for recorded labels"
             )
-        return self.annotator
+        return self.annotator  # type: ignore[no-any-return]
 
     def _to_propose(
         self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
     ) -> tuple[list[str], int]:
         """Ids still lacking a proposal of the annotator's prompt version, and how many had one."""
-        version = self._annotator().version(self)
-        have = self.store.proposed_ids(version)
-        if ids is None:
-            wanted = [i for i in self.store.all_ids() if i not in have]
-            skipped = self.store.count_items() - len(wanted)
-        else:
-            keys = [self._existing(i) for i in ids]
-            wanted = [k for k in dict.fromkeys(keys) if k not in have]
-            skipped = len(set(keys)) - len(wanted)
-        if sample is not None and sample < len(wanted):
-            rng = np.random.default_rng(seed)
-            wanted = [wanted[i] for i in sorted(rng.choice(len(wanted), sample, replace=False))]
-        return wanted, skipped
+        keys = None if ids is None else [self._existing(i) for i in ids]
+        version = self._annotator().version(self.task)
+        return runner.pending_ids(self.store, version, keys, sample, seed)
+
+    def _demos(self, annotator: object) -> list[Demo]:
+        """Decided items as few-shot demonstrations, read only for an annotator that wants them."""
+        if not getattr(annotator, "wants_demos", False):
+            return []
+        return reading.demo_pool(self._annotations(with_meta=False))
+
+    def _items(self, ids: Sequence[str]) -> list[tuple[str, str]]:
+        texts = self.store.texts(ids)
+        return [(i, texts[i]) for i in ids]
+
+    def _estimate(self, annotator: Annotator, ids: Sequence[str]) -> Estimate:
+        cache = runner.PendingCache(self.store.cache_get)
+        return annotator.estimate(self._items(ids), self.task, cache, self._demos(annotator))
 
     def estimate(
         self, ids: Iterable[ItemId] | None = None, *, sample: int | None = None, seed: int = 0
@@ -491,7 +385,7 @@ class Session:
         Estimate(items=1302, requests=1302, cached=0, prompt_tokens=..., cost=0.05, ...)
         """
         wanted, _ = self._to_propose(ids, sample, seed)
-        return self._annotator().estimate(self, wanted)
+        return self._estimate(self._annotator(), wanted)
 
     def propose(
         self,
@@ -508,7 +402,7 @@ class Session:
         re-running sends only what is missing. In a notebook, ``await session.apropose()``
         does the same without blocking the kernel.
         """
-        return _run_blocking(self.apropose(ids, sample=sample, seed=seed, progress=progress))
+        return runner.run_blocking(self.apropose(ids, sample=sample, seed=seed, progress=progress))
 
     async def apropose(
         self,
@@ -533,55 +427,28 @@ class Session:
         run_prefix: str = "",
         on_progress: Callable[[RunReport], None] | None = None,
     ) -> RunReport:
-        run_id = run_prefix + uuid.uuid4().hex[:12]
-        report = RunReport(run_id=run_id, requested=len(wanted), skipped=skipped)
-        bar = _progress_bar(len(wanted), annotator) if progress else None
+        return await runner.run(
+            annotator,
+            self._items(wanted),
+            self.task,
+            runner.PendingCache(self.store.cache_get),
+            self._persist,
+            demos=self._demos(annotator),
+            skipped=skipped,
+            progress=progress,
+            run_prefix=run_prefix,
+            on_progress=on_progress,
+            on_end=self._run_ended,
+        )
 
-        def update(r: RunReport) -> None:
-            if bar is not None:
-                bar.n = r.done + r.failed
-                spend = f"${r.cost:.4f}" if r.cost else "$0"
-                bar.set_postfix_str(
-                    f"done={r.done} invalid={r.invalid} failed={r.failed} "
-                    f"cached={r.cached} spend={spend}",
-                    refresh=True,
-                )
-            if on_progress is not None:
-                on_progress(r)
+    def _run_ended(self, report: RunReport) -> None:
+        """Remember what the server rejected; put the run's proposals into the store file."""
+        if report.degraded:
+            known = json.loads(self.store.get_meta("degraded") or "{}")
+            self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
+        self.store.checkpoint()
 
-        try:
-            await annotator.arun(self, wanted, report, update)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            report.stopped = "interrupted"
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-            if report.degraded:
-                known = json.loads(self.store.get_meta("degraded") or "{}")
-                self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
-            self.store.checkpoint()  # the proposals are in the .labels.db file, not only the WAL
-        return report
-
-    # -- prompt trials ------------------------------------------------------------------------
-    def _trial_annotator(self, changes: Mapping[str, Any]) -> OpenAIAnnotator:
-        from .annotators.openai import OpenAIAnnotator
-
-        base = self._annotator()
-        if not isinstance(base, OpenAIAnnotator):
-            raise TypeError(
-                "prompt trials need a live model: open the session with "
-                "annotator=OpenAIAnnotator(...) (any OpenAI-compatible endpoint, or the "
-                "loopback server in llmlabel_widget.testing for a simulated one)"
-            )
-        spec_fields = {"shots", "demonstrations", "chain_of_thought", "temperature", "seed"}
-        spec_changes = {k: v for k, v in changes.items() if k in spec_fields and v is not None}
-        other = {k: v for k, v in changes.items() if k not in spec_fields and v is not None}
-        prompt = other.pop("prompt", base.prompt)
-        if spec_changes:
-            prompt = dataclasses.replace(prompt, **spec_changes)
-        return base.variant(prompt=prompt, **other)
-
+    # -- prompt trials (see .trials) --------------------------------------------------------------
     def try_prompt(
         self,
         *,
@@ -609,21 +476,18 @@ class Session:
         >>> trial = session.try_prompt(instructions="Sarcasm is criticism.")  # doctest: +SKIP
         >>> trial.scores["accuracy"], trial.scores["n"]                       # doctest: +SKIP
         """
-        return _run_blocking(
-            self.atry_prompt(
-                instructions=instructions,
-                descriptions=descriptions,
-                prompt=prompt,
-                model=model,
-                shots=shots,
-                demonstrations=demonstrations,
-                chain_of_thought=chain_of_thought,
-                temperature=temperature,
-                ids=ids,
-                sample=sample,
-                seed=seed,
-                progress=progress,
-            )
+        changes: dict[str, Any] = {
+            "instructions": instructions,
+            "descriptions": descriptions,
+            "prompt": prompt,
+            "model": model,
+            "shots": shots,
+            "demonstrations": demonstrations,
+            "chain_of_thought": chain_of_thought,
+            "temperature": temperature,
+        }
+        return runner.run_blocking(
+            self.atry_prompt(ids=ids, sample=sample, seed=seed, progress=progress, **changes)
         )
 
     async def atry_prompt(
@@ -637,23 +501,15 @@ class Session:
         **changes: Any,
     ) -> PromptTrial:
         """Async twin of :meth:`try_prompt` (cancel the task to stop; finished answers stay)."""
-        annotator = self._trial_annotator(changes)
-        version = annotator.version(self)
-        spec = annotator.spec(self)
-        self.store.save_prompt_version(version, json.dumps(spec, sort_keys=True))
-        human = self._trial_items(ids, sample, seed)
-        have = self.store.proposed_ids(version, trials=True)
-        wanted = [i for i in human["item_id"] if i not in have]
-        report = await self._arun(
-            annotator,
-            wanted,
-            len(human) - len(wanted),
+        return await trials.atry_prompt(
+            self,
+            changes,
+            ids=ids,
+            sample=sample,
+            seed=seed,
             progress=progress,
-            run_prefix=TRIAL_PREFIX,
             on_progress=on_progress,
         )
-        scores, items = prompt_lab.score(self.store.version_proposals(version), human)
-        return PromptTrial(version=version, spec=spec, report=report, scores=scores, items=items)
 
     def render_prompt(self, item_id: ItemId, **changes: Any) -> list[dict[str, str]]:
         """The exact chat messages a draft prompt (same options as :meth:`try_prompt`) sends
@@ -663,10 +519,7 @@ class Session:
         --------
         >>> session.render_prompt("r17", instructions="...", shots=2)  # doctest: +SKIP
         """
-        key = self._existing(item_id)
-        annotator = self._trial_annotator(changes)
-        text = self.store.texts([key])[key]
-        return annotator._messages(self, annotator._picker(self), key, text)[0]
+        return trials.render_prompt(self, item_id, changes)
 
     def estimate_prompt(
         self,
@@ -677,26 +530,7 @@ class Session:
         **changes: Any,
     ) -> Estimate:
         """What :meth:`try_prompt` with these options would send and cost, before sending."""
-        annotator = self._trial_annotator(changes)
-        human = self._trial_items(ids, sample, seed)
-        have = self.store.proposed_ids(annotator.version(self), trials=True)
-        return annotator.estimate(self, [i for i in human["item_id"] if i not in have])
-
-    def _trial_items(
-        self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
-    ) -> pd.DataFrame:
-        human = self._human_labels()
-        if ids is not None:
-            keys = {self._existing(i) for i in ids}
-            human = human[human["item_id"].isin(keys)]
-        if sample is not None and sample < len(human):
-            human = human.sample(n=sample, random_state=seed).sort_index()
-        return human
-
-    def _human_labels(self) -> pd.DataFrame:
-        ann = self._annotations(with_meta=False)
-        decided = ann[ann["state"] == "decided"]
-        return decided[["item_id", "text", "label"]].reset_index(drop=True)
+        return trials.estimate_prompt(self, changes, ids=ids, sample=sample, seed=seed)
 
     def prompt_versions(self) -> pd.DataFrame:
         """Every prompt version tried or used, with its agreement on the human labels.
@@ -704,41 +538,11 @@ class Session:
         Agreement is recomputed against the current human labels, with a 95% Wilson interval,
         the number of items scored and how many of them leaked in as demonstrations.
         """
-        human = self._human_labels()
-        promoted = self.store.get_meta("promoted")
-        rows = []
-        for version, spec_json, created in self.store.prompt_versions():
-            spec = json.loads(spec_json)
-            scores, _ = prompt_lab.score(self.store.version_proposals(version), human)
-            rows.append(
-                {
-                    "version": version,
-                    "created": pd.Timestamp(created, unit="s", tz="UTC"),
-                    "model": spec.get("model"),
-                    "strategy": spec.get("strategy"),
-                    "instructions": spec.get("instructions"),
-                    "n": scores["n"],
-                    "agreement": scores["accuracy"],
-                    "low": scores["low"],
-                    "high": scores["high"],
-                    "kappa": scores["kappa"],
-                    "invalid": scores["invalid"],
-                    "leaked": scores["leaked"],
-                    "promoted": version == promoted,
-                }
-            )
-        return pd.DataFrame(rows)
+        return trials.prompt_versions(self)
 
     def compare(self, v1: str, v2: str) -> pd.DataFrame:
         """Items whose LLM label differs between versions ``v1`` and ``v2``: fixed or broke."""
-        human = self._human_labels()
-        known = {v for v, _, _ in self.store.prompt_versions()}
-        for v in (v1, v2):
-            if v not in known:
-                raise ValueError(f"unknown prompt version {v!r}; see session.prompt_versions()")
-        _, a = prompt_lab.score(self.store.version_proposals(v1), human)
-        _, b = prompt_lab.score(self.store.version_proposals(v2), human)
-        return prompt_lab.compare(a, b)
+        return trials.compare(self, v1, v2)
 
     def promote(self, version: str) -> OpenAIAnnotator:
         """Make ``version`` the session's annotator; ``propose()`` then fills the pool with it.
@@ -746,22 +550,7 @@ class Session:
         Items the trial already answered are not sent again: their answers come from the
         response cache.
         """
-        specs = {v: json.loads(s) for v, s, _ in self.store.prompt_versions()}
-        if version not in specs:
-            raise ValueError(f"unknown prompt version {version!r}; see session.prompt_versions()")
-        spec = specs[version]
-        annotator = self._trial_annotator(
-            {
-                "model": spec["model"],
-                "prompt": PromptSpec(**spec["prompt"]),
-                "instructions": spec["instructions"],
-                "descriptions": spec["descriptions"],
-                "confidence": spec["confidence"],
-                "samples": spec["samples"],
-            }
-        )
-        if annotator.version(self) != version:
-            raise ValueError(f"version {version!r} can not be rebuilt with this session's task")
+        annotator = trials.promoted_annotator(self, version)
         self.annotator = annotator
         self.store.set_meta("promoted", version)
         return annotator
@@ -792,96 +581,31 @@ class Session:
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""
-        return self.store.frame(
-            "SELECT run_id, model, prompt_version, "
-            "SUM(NOT cached) AS requests, SUM(cached) AS cached, "
-            "SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, "
-            "SUM(cost) AS cost, MIN(created_at) AS started FROM proposals "
-            "WHERE source != 'recorded' GROUP BY run_id ORDER BY started"
-        )
+        return self.store.usage()
 
     # -- reading -----------------------------------------------------------------------------
     @property
     def annotations(self) -> pd.DataFrame:
         """One row per item: its state, latest human decision, latest LLM proposal, provenance.
 
-        Columns: ``item_id, text, state, label, decision, annotator, decided_at,
-        decision_seq, context`` (why the item was shown, as recorded with the decision), ``note,
-        llm_label, llm_valid, llm_confidence, llm_confidence_method, llm_match,
-        llm_rationale, llm_source, llm_model, prompt_version, llm_raw`` and the metadata
-        columns the items were added with (one named like a column above is kept as
-        ``meta_<name>``, e.g. ``meta_label``).
+        Columns: ``item_id, text, state, label, decision, annotator`` (the reviewer's name),
+        ``decided_at, decision_seq, context`` (why the item was shown, as recorded with the
+        decision), ``note, llm_label, llm_valid, llm_confidence, llm_confidence_method,
+        llm_match, llm_rationale, llm_source, llm_model, prompt_version, llm_raw`` and the
+        metadata columns the items were added with (one named like a column above is kept as
+        ``meta_<name>``, e.g. ``meta_label``). A read of the store, like :meth:`items`.
         """
         return self._annotations()
 
     def _annotations(self, *, with_meta: bool = True) -> pd.DataFrame:
-        items = self.store.frame("SELECT item_id, text, meta FROM items ORDER BY seq")
-        props = self.store.frame(
-            "SELECT p.item_id, p.labels AS llm_label, p.valid AS llm_valid, "
-            "p.confidence AS llm_confidence, p.confidence_method AS llm_confidence_method, "
-            "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
-            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw, "
-            "p.problem AS llm_problem FROM proposals p "
-            f"JOIN (SELECT MAX(seq) AS m FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id) l "
-            "ON p.seq = l.m"
+        store = self.store
+        return reading.annotations_frame(
+            store.items_frame(),
+            store.latest_proposals(),
+            store.live_events(),
+            self.task,
+            with_meta=with_meta,
         )
-        events = self.store.live_events()
-        decisions = events[events["kind"].isin(DECISION_KINDS)]
-        latest = decisions.drop_duplicates("item_id", keep="last")
-        latest = latest.rename(
-            columns={"kind": "decision", "labels": "label", "seq": "decision_seq"}
-        )
-        latest["decided_at"] = pd.to_datetime(latest["created_at"], unit="s", utc=True)
-        notes = events[events["note"].notna()].drop_duplicates("item_id", keep="last")
-
-        out = items[["item_id", "text"]].copy()
-        out = out.merge(
-            latest[
-                [
-                    "item_id",
-                    "label",
-                    "decision",
-                    "annotator",
-                    "decided_at",
-                    "decision_seq",
-                    "context",
-                ]
-            ],
-            on="item_id",
-            how="left",
-        )
-        out = out.merge(notes[["item_id", "note"]], on="item_id", how="left")
-        out = out.merge(props, on="item_id", how="left")
-        out["label"] = self._labels_column(out["label"])
-        out["llm_label"] = self._labels_column(out["llm_label"])
-        out["llm_valid"] = out["llm_valid"].astype("boolean")
-        state = np.full(len(out), "pending", dtype=object)
-        state[out["llm_valid"].fillna(False).to_numpy(bool)] = "proposed"
-        state[(out["llm_valid"] == False).fillna(False).to_numpy(bool)] = "invalid"  # noqa: E712
-        state[(out["decision"] == "skip").to_numpy(bool)] = "skipped"
-        state[out["decision"].isin(["accept", "correct", "label"]).to_numpy(bool)] = "decided"
-        out.insert(2, "state", state)
-        out["decision_seq"] = out["decision_seq"].astype("Int64")
-        out["context"] = out["context"].map(json.loads, na_action="ignore").astype(object)
-        if with_meta and items["meta"].notna().any():
-            lines = items["meta"].fillna("{}")
-            meta = pd.read_json(_lines(lines), lines=True, dtype=False)
-            meta = meta.rename(columns=_meta_names(meta.columns, out.columns))
-            out = pd.concat([out, meta.set_index(out.index)], axis=1)
-        return out
-
-    def _labels_column(self, col: pd.Series) -> pd.Series:
-        """JSON label lists -> a label string (single-label) or a list (multi-label)."""
-
-        def convert(v: object) -> object:
-            if not isinstance(v, str):
-                return None
-            labels = json.loads(v)
-            if self.task.multi_label:
-                return labels
-            return labels[0] if labels else None
-
-        return col.map(convert, na_action="ignore").astype(object)
 
     def items(self, state: str | None = None) -> pd.DataFrame:
         """The annotations rows, optionally only those in one state.
@@ -902,42 +626,44 @@ class Session:
         return out
 
     def agreement(self, counts: Mapping[str, int] | None = None) -> dict[str, float | int | None]:
-        """How often humans kept the LLM's proposal, with a 95% Wilson interval.
+        """The acceptance rate: how often reviewers kept the LLM's proposal, with a 95% interval.
 
         Counts items whose current decision is an accept or a correction of a valid
         proposal (``n``); ``rate`` is accepts / n, or None before the first such decision.
         Cheap (one SQL query), so a view can show it after every decision; ``counts`` (from
         ``store.decision_counts()``) saves even that when the caller has them.
         """
-        if counts is None:
-            counts = self.store.decision_counts()
-        k, n = counts.get("accept", 0), counts.get("accept", 0) + counts.get("correct", 0)
-        if n == 0:
-            return {"rate": None, "low": None, "high": None, "n": 0}
-        low, high = wilson_interval(k, n)
-        return {"rate": k / n, "low": low, "high": high, "n": n}
+        return reading.acceptance_rate(self.store.decision_counts() if counts is None else counts)
 
+    # -- review order ----------------------------------------------------------------------------
     @property
     def selector(self) -> Selector:
-        """The review-order selector (created and fitted on first use)."""
-        if self._selector is None:
-            self._selector = Selector()
-        if self._selector._session is not self:
-            self._selector.attach(self)
+        """The review-order selector; it starts ranking this pool on the first :meth:`queue`."""
         return self._selector
 
     @selector.setter
     def selector(self, value: Selector) -> None:
-        self._selector = value
-        value.attach(self)
+        old, self._selector = self._selector, value
+        if old is not value:
+            old.close()
+        self._ranking = self._live = False
+        self._start_ranking()
+
+    def _start_ranking(self) -> None:
+        """Attach the selector (it ranks the pool); from then on decisions reach it."""
+        if not self._ranking:
+            self._selector.attach(self)
+            self._ranking = self._live = True
 
     def queue(self, n: int = 10) -> list[QueueItem]:
         """The next ``n`` items to review, chosen by the selector, each with its reason.
 
         Cheap: it reads the selector's last ranking; refits happen in the background after
-        decisions. Pass ``item.context()`` to :meth:`decide` to record why it was shown.
+        decisions. The first call starts the selector. Pass ``item.context()`` to
+        :meth:`decide` to record why it was shown.
         """
-        return self.selector.queue(n)
+        self._start_ranking()
+        return self._selector.queue(n)
 
     def next_items(self, n: int = 1) -> list[str]:
         """The next ``n`` items to review: undecided ones in order, skipped ones last."""
@@ -959,44 +685,9 @@ class Session:
         >>> session.export("labels.csv")  # doctest: +SKIP
         PosixPath('labels.csv')
         """
-        return export.write(self.annotations, path)
+        return export.write(self.annotations, Path(path))
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def _wrote(self) -> None:
-        """Something was stored: checkpoint once writes pause for ``CHECKPOINT_AFTER`` s.
-
-        One thread per burst of writes, not per write: it waits until the writes stop (the
-        reviewer paused, or the kernel went idle), so the .labels.db file alone holds them.
-        """
-        with self._writes:
-            self._last_write = time.monotonic()
-            if self._checkpointer is None and not self._closed:
-                self._checkpointer = threading.Thread(
-                    target=self._checkpoint_when_idle, name="llmlabel-checkpoint", daemon=True
-                )
-                self._checkpointer.start()
-
-    def _checkpoint_when_idle(self) -> None:
-        while True:
-            with self._writes:
-                while not self._closed:
-                    pause = self._last_write + CHECKPOINT_AFTER - time.monotonic()
-                    if pause <= 0:
-                        break
-                    self._writes.wait(pause)
-                if self._closed:  # close() checkpoints itself
-                    self._checkpointer = None
-                    return
-                seen = self._last_write
-            try:
-                self.store.checkpoint()
-            except Exception:  # e.g. a full disk: the next write reports it to the reviewer
-                log.exception("could not checkpoint %s", self.store.path)
-            with self._writes:
-                if self._last_write == seen or self._closed:  # else: a write came meanwhile
-                    self._checkpointer = None
-                    return
-
     def close(self) -> None:
         """Stop background work, copy the write-ahead log into the store file, close the store.
 
@@ -1009,16 +700,10 @@ class Session:
         >>> with Session.open("reviews.labels.db") as session:  # doctest: +SKIP
         ...     session.decide("r1", label="negative")
         """
-        with self._writes:
-            if self._closed:
-                return
-            self._closed = True
-            checkpointer = self._checkpointer
-            self._writes.notify_all()
-        if checkpointer is not None:
-            checkpointer.join()
-        if self._selector is not None:
-            self._selector.close()
+        if not self._checkpointer.stop():
+            return
+        self._closed = True
+        self._selector.close()
         try:
             self.store.checkpoint()
         finally:
@@ -1135,6 +820,58 @@ class Session:
         return Session(Store(self.store.path), self.task, user=self.user)
 
 
+def _open(
+    cls: type[Session],
+    path: Path,
+    data: pd.DataFrame | None,
+    text: str,
+    id: str | None,
+    task: LabelTask | None,
+    annotator: Any,
+    user: str | None,
+    selector: Selector | None,
+    on_changed: OnChanged,
+) -> Session:
+    """:meth:`Session.open`: a call that raises changes nothing."""
+    if task is not None and not isinstance(task, LabelTask):
+        raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
+    check_on_changed(on_changed)
+    checked = None if data is None else validate_frame(data, text=text, id=id)
+    target = path
+    is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
+    if is_new and task is None:
+        raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+    # Everything that can fail is checked before the first write, and the task and the
+    # new items are written in one transaction: a call that raises changes nothing.
+    store = Store(target)
+    session: Session | None = None
+    try:
+        stored = store.get_meta("task")
+        task = resolve_task(stored, task, path)
+        session = cls(store, task, annotator=annotator, user=user, selector=selector)
+        plan = (
+            None if data is None or checked is None else session._plan_add(data, checked, text, id)
+        )
+        changed = stored is None or task != LabelTask.from_json(stored)
+        session._apply_add(plan, on_changed, task=task if changed else None)
+    except BaseException:
+        if session is not None:
+            session.close()  # nothing was written: the checkpoint in close() is a no-op
+        else:
+            store.close()
+        if is_new:
+            store.remove_files()
+        raise
+    return session
+
+
+def _reviewer(reviewer: str | None, annotator: str | None) -> str | None:
+    """``reviewer=``, or its deprecated name ``annotator=`` (not both, unless equal)."""
+    if annotator is not None and reviewer is not None and annotator != reviewer:
+        raise TypeError("pass the reviewer's name once, as reviewer= (annotator= is its old name)")
+    return reviewer if reviewer is not None else annotator
+
+
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed
 
 
@@ -1144,120 +881,3 @@ def _checkpoint_open_sessions() -> None:
     for session in list(_OPEN):
         with contextlib.suppress(Exception):  # a store closed behind our back
             session.store.checkpoint()
-
-
-def _run_blocking(coro: Coroutine[Any, Any, RunReport]) -> RunReport:
-    """Run a coroutine to completion from sync code, in a script or a notebook cell.
-
-    Every call goes to one long-lived event loop (:mod:`._loop`), so the annotator's pooled
-    connections stay usable from one run to the next. Ctrl-C (kernel interrupt) cancels the
-    run, and what was already stored stays.
-    """
-    return _loop.run(coro)
-
-
-def _progress_bar(total: int, annotator: object) -> Any:
-    from tqdm.auto import tqdm
-
-    name = getattr(annotator, "model", None) or type(annotator).__name__
-    return tqdm(total=total, desc=f"proposing ({name})", unit="item")
-
-
-def _meta_names(meta: Iterable[str], taken: Iterable[str]) -> dict[str, str]:
-    """New names for metadata columns that collide with annotation columns: ``meta_<name>``.
-
-    A user's ``label`` or ``state`` column is kept as ``meta_label`` / ``meta_state`` (with
-    more ``meta_`` prefixes while that name is taken too), never dropped.
-    """
-    meta, taken = list(meta), set(taken)
-    used = taken | set(meta)
-    renames: dict[str, str] = {}
-    for col in meta:
-        if col in taken:
-            new = f"meta_{col}"
-            while new in used:
-                new = f"meta_{new}"
-            used.add(new)
-            renames[col] = new
-    return renames
-
-
-def _lines(values: pd.Series) -> Any:
-    from io import StringIO
-
-    return StringIO("\n".join(values))
-
-
-def _validate_frame(data: object, *, text: str, id: str | None) -> tuple[list[str], list[str]]:
-    """Check a DataFrame of items; return (ids, texts) or raise naming the problem."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if data.empty:
-        raise ValueError("data is empty: the DataFrame has no rows")
-    if text not in data.columns:
-        raise ValueError(f"text column {text!r} not found; columns are {list(data.columns)}")
-    if id is not None and id not in data.columns:
-        raise ValueError(
-            f"id column {id!r} not found; columns are {list(data.columns)} "
-            "(pass id=None to use the DataFrame index)"
-        )
-    raw_ids = data.index if id is None else data[id]
-    if pd.isna(raw_ids).any():
-        bad = np.flatnonzero(pd.isna(raw_ids))[:5].tolist()
-        raise ValueError(f"id column {id!r} has missing values at rows {bad}")
-    ids = [_key(v) for v in raw_ids]
-    dupes = pd.Series(ids).duplicated(keep=False)
-    if dupes.any():
-        shown = sorted(set(pd.Series(ids)[dupes]))[:5]
-        raise ValueError(f"duplicate ids in column {id!r}: {shown}")
-    col = data[text]
-    if isinstance(col.dtype, pd.StringDtype):  # pandas' string dtype: only NA can be wrong
-        not_str = col.isna().to_numpy(bool)
-    else:
-        not_str = ~col.map(lambda v: isinstance(v, str)).to_numpy(bool)
-    if not_str.any():
-        rows = np.flatnonzero(not_str)[:5]
-        examples = [f"{ids[r]!r}: {col.iloc[r]!r}" for r in rows]
-        raise ValueError(
-            f"text column {text!r} has {int(not_str.sum())} value(s) that are not strings "
-            f"(NaN/None/numbers), e.g. {'; '.join(examples)}"
-        )
-    texts = col.tolist()
-    try:  # one pass in C; only on failure look for the culprit
-        "\n".join(texts).encode("utf-8")
-    except UnicodeEncodeError:
-        for item_id, value in zip(ids, texts, strict=True):
-            _check_encodable(value, f"the text of item {item_id!r}")
-    return ids, texts
-
-
-def _check_on_changed(on_changed: object) -> None:
-    if on_changed not in ("error", "keep"):
-        raise ValueError(f"on_changed must be 'error' or 'keep', got {on_changed!r}")
-
-
-def _check_legacy_float_ids(existing: Mapping[str, str], new_ids: Sequence[str]) -> None:
-    """Refuse ids that an older release stored in float form ("7.0" for item 7)."""
-    if not new_ids:
-        return
-    as_float = {i[:-2]: i for i in existing if i.endswith(".0") and i[:-2].lstrip("-").isdigit()}
-    clash = [(i, as_float[i]) for i in new_ids if i in as_float]
-    if clash:
-        shown = ", ".join(f"{new!r} (stored as {old!r})" for new, old in clash[:5])
-        raise ValueError(
-            f"{len(clash)} id(s) match items stored with a float id: {shown}. Nothing was "
-            "added. Pass those ids as strings in the stored form "
-            "(df[id] = df[id].map('{:.1f}'.format)) or start a new store."
-        )
-
-
-def _check_compatible(old: LabelTask, new: LabelTask) -> None:
-    """Instructions and descriptions may change; labels already used must stay."""
-    removed = [n for n in old.names if n not in new.names]
-    if removed:
-        raise ValueError(
-            f"the store's task has labels {list(old.names)}; the new task drops {removed}. "
-            "Labels may be added or re-described, not removed."
-        )
-    if old.multi_label != new.multi_label:
-        raise ValueError("the store's task and the new task differ in multi_label")

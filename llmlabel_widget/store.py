@@ -595,6 +595,38 @@ class Store:
         """Number of rows in the event log (undo rows included)."""
         return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
+    # -- read models ---------------------------------------------------------------------
+    def items_frame(self) -> pd.DataFrame:
+        """Every item's ``item_id, text, meta`` (metadata as a JSON line), in pool order."""
+        return self.frame("SELECT item_id, text, meta FROM items ORDER BY seq")
+
+    def latest_proposals(self) -> pd.DataFrame:
+        """Each item's newest proposal (trials excluded), columns named ``llm_*``.
+
+        Columns: ``item_id, llm_label`` (JSON list), ``llm_valid, llm_confidence,
+        llm_confidence_method, llm_match, llm_rationale, llm_source, llm_model,
+        prompt_version, llm_raw, llm_problem``.
+        """
+        return self.frame(
+            "SELECT p.item_id, p.labels AS llm_label, p.valid AS llm_valid, "
+            "p.confidence AS llm_confidence, p.confidence_method AS llm_confidence_method, "
+            "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
+            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw, "
+            "p.problem AS llm_problem FROM proposals p "
+            f"JOIN (SELECT MAX(seq) AS m FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id) l "
+            "ON p.seq = l.m"
+        )
+
+    def usage(self) -> pd.DataFrame:
+        """Requests, tokens and cost per annotator run (cache hits excluded), oldest first."""
+        return self.frame(
+            "SELECT run_id, model, prompt_version, "
+            "SUM(NOT cached) AS requests, SUM(cached) AS cached, "
+            "SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, "
+            "SUM(cost) AS cost, MIN(created_at) AS started FROM proposals "
+            "WHERE source != 'recorded' GROUP BY run_id ORDER BY started"
+        )
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error, so a write is all or nothing."""

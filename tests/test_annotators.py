@@ -71,13 +71,28 @@ def test_second_run_sends_nothing_and_cache_answers_identical_requests(db, items
         again = s.propose(progress=False)
         assert (again.requested, again.skipped) == (0, 60)
         assert server.stats()["requests"] == 60
-        # the same requests through the annotator directly: answered from the store's cache
+        # the same requests through the annotator directly (items, task and a cache, no
+        # session): answered from the store's cache, and nothing is written
         import asyncio
 
+        from llmlabel_widget.runner import PendingCache
+
         report = RunReport(run_id="direct")
-        asyncio.run(s.annotator.arun(s, list(items["id"]), report, lambda r: None))
+        cache = PendingCache(s.store.cache_get)
+        pairs = list(zip(items["id"].astype(str), items["text"], strict=True))
+
+        async def collect() -> list:
+            return [
+                p async for p in s.annotator.propose(pairs, s.task, cache, report, lambda r: None)
+            ]
+
+        proposals = asyncio.run(collect())
         assert (report.cached, report.requests) == (60, 0)
         assert server.stats()["requests"] == 60
+        assert len(proposals) == 60
+        assert all(p.cached for p in proposals)
+        assert cache.take() == {}  # cache hits: nothing new to store
+        assert len(s.usage()) == 1  # the direct run stored nothing
 
 
 def test_estimate_before_spending(db, items, gwsd_task, gold):

@@ -34,10 +34,10 @@ def messages(
     text: str, labels: list[str] | None = None, *, multi: bool = False
 ) -> list[dict[str, str]]:
     system = "You are a careful annotator. Answer in JSON."
-    if labels is not None:
-        system += "\nLABELS: " + json.dumps(labels)
+    if labels is not None:  # the label list a prompt shows the model
+        system += "\n\nLabels:\n" + "\n".join(f"- {name}: a description" for name in labels)
     if multi:
-        system += "\nMULTI_LABEL: true"
+        system += "\n\nKey for the answer: 'labels'."
     user = "Label the following item.\n" + json.dumps(text, ensure_ascii=False)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -130,17 +130,27 @@ def test_label_set_comes_from_the_request(make_server: MakeServer) -> None:
     gold = make_gold(30)
     server = make_server(gold, labels=LABELS, accuracy=0.0)
     answers = []
+    schema = {  # what a server enforces wins over the list in the prompt
+        "type": "json_schema",
+        "json_schema": {
+            "name": "annotation",
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string", "enum": ["positive", "negative", "mixed"]}
+                },
+            },
+        },
+    }
     with client_for(server) as client:
         for text, label in gold.items():
             msgs = messages(text, ["x", "y"])
-            # the last LABELS line in any message wins
-            msgs[1]["content"] = (
-                'LABELS: ["positive", "negative", "mixed"]\n' + (msgs[1]["content"])
-            )
-            reply = client.chat.completions.create(model="m", messages=msgs)
+            reply = client.chat.completions.create(model="m", messages=msgs, response_format=schema)
             answer = json.loads(reply.choices[0].message.content)["label"]
             assert answer != label
             answers.append(answer)
+        listed = client.chat.completions.create(model="m", messages=messages("new", ["x", "y"]))
+        assert json.loads(listed.choices[0].message.content)["label"] in {"x", "y"}
     assert set(answers) <= {"positive", "negative", "mixed"}
     assert "mixed" in answers
 
@@ -476,3 +486,28 @@ def test_basic_auth_from_a_proxy_in_front(make_server: MakeServer) -> None:
             assert reply.status == status
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("schema", [True, False])
+def test_our_prompt_alone_tells_the_server_the_task(make_server: MakeServer, schema) -> None:
+    """The production prompt carries no lines for this server: it reads the schema or the
+    label list every model sees."""
+    from llmlabel_widget import LabelTask
+    from llmlabel_widget.annotators.openai import _schema
+    from llmlabel_widget.prompts import PromptSpec, build_messages
+
+    tags = ["sports", "politics", "tech"]
+    task = LabelTask(tags, multi_label=True)
+    msgs = build_messages(task, PromptSpec(), "a match and an election")
+    system = msgs[0]["content"]
+    assert "LABELS:" not in system
+    assert "MULTI_LABEL" not in system
+    server = make_server({}, labels=["other"], accuracy=0.0, seed=1)  # unseen text: guesses
+    extra = {"response_format": _schema(tags, True)} if schema else {}
+    with client_for(server) as client:
+        for i in range(20):
+            msgs = build_messages(task, PromptSpec(), f"unseen {i}")
+            reply = client.chat.completions.create(model="m", messages=msgs, **extra)
+            answer = json.loads(reply.choices[0].message.content)
+            assert isinstance(answer["labels"], list)
+            assert set(answer["labels"]) <= set(tags)

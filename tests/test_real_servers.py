@@ -250,7 +250,7 @@ def test_server_gone_mid_run_stops_after_a_few_items(db, gwsd, gwsd_task):
     async def run() -> None:
         def stop_after_ten(report) -> None:
             seen.append(report.done + report.failed)
-            if report.done == 10 and server._httpd is not None:
+            if report.done >= 10 and server._httpd is not None:  # done grows per stored batch
                 server.stop()
 
         await s._arun(ann, list(data["id"]), 0, progress=False, on_progress=stop_after_ten)

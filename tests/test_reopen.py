@@ -47,7 +47,7 @@ def test_label_order_survives_reopen_in_keys_prompt_and_schema(db):
     try:
         assert again.task.names == ("zeta", "alpha", "mid")
         system = build_messages(again.task, PromptSpec(), "x")[0]["content"]
-        assert 'LABELS: ["zeta", "alpha", "mid"]' in system
+        assert "Labels:\n- zeta: z things\n- alpha: a things\n- mid: m things\n" in system
         enum = _schema(again.task.names, False)["json_schema"]["schema"]["properties"]["label"]
         assert enum["enum"] == ["zeta", "alpha", "mid"]
         from llmlabel_widget import Labeler  # keys 1-9 follow the task's order
@@ -212,10 +212,10 @@ def test_bad_decision_arguments_name_the_problem(session):
     item = session.next_items(1)[0]
     with pytest.raises(TypeError, match="dict"):
         session.decide(item, {"agree": True}, annotator="ann")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.decide(item, "agree", annotator="")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.skip(item, annotator="")
-    with pytest.raises(ValueError, match="annotator must be a non-empty string"):
+    with pytest.raises(ValueError, match="reviewer must be a non-empty string"):
         session.undo(annotator="")
     assert session.annotations["decision"].isna().all()

@@ -1,13 +1,21 @@
-"""What every annotator returns and how a session drives it."""
+"""What every annotator takes and returns: items, the task and a cache in, Proposals out.
+
+Annotators see no Session and no Store. The Session hands them ``(item_id, text)`` pairs,
+the :class:`~llmlabel_widget.task.LabelTask`, a :class:`ResponseCache` and, for few-shot
+prompts, the decided items to draw demonstrations from; they yield :class:`Proposal` objects,
+which the Session stores in one place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from ..session import Session
+from ..task import LabelTask
+
+Item = tuple[str, str]  # (item_id, text)
+Demo = tuple[str, str, tuple[str, ...]]  # a decided item: (item_id, text, human labels)
 
 
 @dataclass(frozen=True)
@@ -79,19 +87,75 @@ class Estimate:
 Progress = Callable[[RunReport], None]
 
 
+class ResponseCache(Protocol):
+    """Raw model responses by request key; the Session backs it with the store."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored response for this request, or None."""
+
+    def put(self, key: str, response: Mapping[str, Any]) -> None:
+        """Keep a response (stored together with the next proposals the Session persists)."""
+
+
+class MemoryCache:
+    """A :class:`ResponseCache` in a dict: for annotators used without a Session.
+
+    Examples
+    --------
+    >>> cache = MemoryCache()
+    >>> cache.put("k", {"choices": []})
+    >>> cache.get("k")
+    {'choices': []}
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The response stored under ``key``, or None."""
+        return self._data.get(key)
+
+    def put(self, key: str, response: Mapping[str, Any]) -> None:
+        """Keep ``response`` under ``key``."""
+        self._data[key] = dict(response)
+
+
 @runtime_checkable
 class Annotator(Protocol):
-    """Anything that proposes labels for a session's items."""
+    """Anything that proposes labels: it sees items, the task and a cache, never a store."""
 
-    model: str | None
+    @property
+    def model(self) -> str | None:
+        """The model's name, or None when unknown."""
 
-    def version(self, session: Session) -> str | None:
+    @property
+    def wants_demos(self) -> bool:
+        """True when its prompt needs decided items as few-shot demonstrations."""
+
+    def version(self, task: LabelTask) -> str | None:
         """The prompt version its proposals will carry (None if it has none)."""
 
-    def estimate(self, session: Session, item_ids: Sequence[str]) -> Estimate:
+    def estimate(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        demos: Sequence[Demo] = (),
+    ) -> Estimate:
         """Requests, tokens and cost for these items."""
 
-    async def arun(
-        self, session: Session, item_ids: Sequence[str], report: RunReport, progress: Progress
-    ) -> None:
-        """Propose for ``item_ids``, storing each proposal as it arrives."""
+    def propose(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        report: RunReport,
+        progress: Progress,
+        demos: Sequence[Demo] = (),
+    ) -> AsyncIterator[Proposal] | Sequence[Proposal]:
+        """Yield a proposal per answered item as the answers arrive, or return them all.
+
+        A generator waits for the caller to come back before it asks for more, so what it
+        yielded was stored. It counts requests, cost, failures and why it stopped in
+        ``report``; the caller counts what it stored (``done``, ``invalid``).
+        """

@@ -18,7 +18,7 @@ import openai
 if hasattr(openai, "DefaultHttpx2Client"):
     from httpx2 import Response as HTTPResponse
 else:  # pragma: no cover - openai 1.x/2.x
-    from httpx import Response as HTTPResponse
+    from httpx import Response as HTTPResponse  # type: ignore[assignment]
 
 # An endpoint that refuses connections or does not resolve stops the run after this many
 # connection attempts (before the first request), or this many items failing in a row.

@@ -3,7 +3,7 @@
 Retries (429, 5xx, timeouts, connection errors; exponential backoff with jitter; Retry-After)
 are the openai client's own: we set ``max_retries`` and ``timeout`` and let it do that job.
 This module adds what the client does not: bounded concurrency, optional parameters that
-degrade when a server rejects them, a response cache in the session store, budgets that are
+degrade when a server rejects them, a response cache (passed in by the caller), budgets that are
 never exceeded, cost, and a quick stop when the server cannot be reached at all.
 """
 
@@ -15,16 +15,16 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import openai
 
 from ..prompts import DemoPicker, PromptSpec, build_messages, prompt_version
 from ..task import LabelTask
-from .base import Estimate, Progress, Proposal, RunReport
+from .base import Demo, Estimate, Item, Progress, Proposal, ResponseCache, RunReport
 from .budget import Budget, BudgetReached
 from .connection import (
     CONNECT_ATTEMPTS,
@@ -39,8 +39,12 @@ from .connection import (
 )
 from .parse import combine, parse_choice
 
-if TYPE_CHECKING:
-    from ..session import Session
+
+class _HasTask(Protocol):
+    task: LabelTask
+
+
+TaskLike = LabelTask | _HasTask  # a task, or anything holding one (a Session)
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +205,14 @@ class OpenAIAnnotator:
         """
         await self._clients.aclose()
 
-    def task(self, session: Session) -> LabelTask:
-        """The session's task with this annotator's wording overrides applied."""
-        base = session.task
+    @property
+    def wants_demos(self) -> bool:
+        """True for few-shot prompts: they draw demonstrations from decided items."""
+        return bool(self.prompt.shots)
+
+    def task(self, task: TaskLike) -> LabelTask:
+        """``task`` (or a session's task) with this annotator's wording overrides applied."""
+        base = task if isinstance(task, LabelTask) else task.task
         if self.instructions is None and not self.descriptions:
             return base
         unknown = set(self.descriptions) - set(base.names)
@@ -274,9 +283,9 @@ class OpenAIAnnotator:
             return self.max_tokens
         return BUDGET_MAX_TOKENS if self.budget_cost is not None else None
 
-    def spec(self, session: Session) -> dict[str, Any]:
+    def spec(self, task: TaskLike) -> dict[str, Any]:
         """Everything needed to rebuild this prompt version (no client, no key)."""
-        task = self.task(session)
+        task = self.task(task)
         return {
             "model": self.model,
             "prompt": asdict(self.prompt),
@@ -289,10 +298,10 @@ class OpenAIAnnotator:
         }
 
     # -- what shapes a request ----------------------------------------------------------------
-    def version(self, session: Session) -> str:
+    def version(self, task: TaskLike) -> str:
         """The prompt version: a hash of the task, template, prompt spec, model and options."""
         return prompt_version(
-            self.task(session),
+            self.task(task),
             self.prompt,
             self.model,
             {"confidence": self.confidence, "samples": self.samples},
@@ -308,8 +317,8 @@ class OpenAIAnnotator:
             and self.samples > 1
         )
 
-    def _params(self, session: Session) -> dict[str, Any]:
-        task = self.task(session)
+    def _params(self, task: TaskLike) -> dict[str, Any]:
+        task = self.task(task)  # idempotent: overrides applied twice are applied once
         params: dict[str, Any] = {"temperature": self.prompt.temperature}
         if "response_format" not in self.degraded:
             params["response_format"] = _schema(task.names, task.multi_label)
@@ -349,25 +358,31 @@ class OpenAIAnnotator:
         return False
 
     # -- estimate -------------------------------------------------------------------------------
-    def estimate(self, session: Session, item_ids: Sequence[str]) -> Estimate:
-        """Requests, tokens and cost for ``item_ids``, counting cache hits as free."""
-        picker = self._picker(session)
-        params = self._params(session)
-        version = self.version(session)
+    def estimate(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        demos: Sequence[Demo] = (),
+    ) -> Estimate:
+        """Requests, tokens and cost for ``items``, counting cache hits as free."""
+        task = self.task(task)
+        picker = self._picker(demos)
+        params = self._params(task)
+        version = self.version(task)
         prompt_tokens = cached = 0
-        texts = session.store.texts(item_ids)
-        for item_id in item_ids:
-            messages = self._messages(session, picker, item_id, texts[item_id])[0]
-            if session.store.cache_get(_cache_key(self.model, messages, params)) is not None:
+        for item_id, text in items:
+            messages = self._messages(task, picker, item_id, text)[0]
+            if cache.get(_cache_key(self.model, messages, params)) is not None:
                 cached += 1
                 continue
             # about 4 characters per token for English text; a tokenizer would add a dependency
             prompt_tokens += sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
-        requests = len(item_ids) - cached
+        requests = len(items) - cached
         per_answer = 70 if self.prompt.chain_of_thought else 35
         completion_tokens = requests * per_answer * params.get("n", 1)
         return Estimate(
-            items=len(item_ids),
+            items=len(items),
             requests=requests,
             cached=cached,
             prompt_tokens=prompt_tokens,
@@ -388,42 +403,57 @@ class OpenAIAnnotator:
         return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
 
     # -- run --------------------------------------------------------------------------------------
-    def _picker(self, session: Session) -> DemoPicker | None:
+    def _picker(self, demos: Sequence[Demo]) -> DemoPicker | None:
         if not self.prompt.shots:
             return None
-        decided = session.items("decided")
-        pool = [
-            (r.item_id, r.text, tuple(r.label if isinstance(r.label, list) else [r.label]))
-            for r in decided.itertuples()
-        ]
-        return DemoPicker(self.prompt, pool, self.embeddings)
+        return DemoPicker(self.prompt, list(demos), self.embeddings)
+
+    def messages(
+        self, item: Item, task: TaskLike, demos: Sequence[Demo] = ()
+    ) -> list[dict[str, str]]:
+        """The chat messages this annotator sends for one ``(item_id, text)`` item.
+
+        Examples
+        --------
+        >>> ann.messages(("r1", "Great phone."), task)  # doctest: +SKIP
+        [{'role': 'system', 'content': '...'}, {'role': 'user', 'content': '...'}]
+        """
+        task = self.task(task)
+        return self._messages(task, self._picker(demos), item[0], item[1])[0]
 
     def _messages(
-        self, session: Session, picker: DemoPicker | None, item_id: str, text: str
+        self, task: LabelTask, picker: DemoPicker | None, item_id: str, text: str
     ) -> tuple[list[dict[str, str]], tuple[str, ...]]:
         demos = picker.pick(item_id, text) if picker else []
-        messages = build_messages(
-            self.task(session), self.prompt, text, [(t, labels) for _, t, labels in demos]
-        )
+        messages = build_messages(task, self.prompt, text, [(t, labels) for _, t, labels in demos])
         return messages, tuple(d[0] for d in demos)
 
-    async def arun(
-        self, session: Session, item_ids: Sequence[str], report: RunReport, progress: Progress
-    ) -> None:
-        """Propose for every id with at most ``concurrency`` requests in flight."""
+    async def propose(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        report: RunReport,
+        progress: Progress,
+        demos: Sequence[Demo] = (),
+    ) -> AsyncIterator[Proposal]:
+        """Yield a proposal per item as it arrives, with at most ``concurrency`` in flight."""
         self._check_limits()  # the budget may have been changed since construction
-        picker = self._picker(session)
-        version = self.version(session)
+        task = self.task(task)
+        picker = self._picker(demos)
+        version = self.version(task)
         run = _Run(Budget(self.budget_requests, self.budget_cost))
-        texts = session.store.texts(item_ids)
-        queue = list(reversed(item_ids))
+        queue = list(reversed(items))
+        # (proposal, stored): a worker sends its next request only once the caller came back
+        # for more, i.e. stored this answer, so a crash loses only requests in flight
+        answers: asyncio.Queue[tuple[Proposal, asyncio.Future[None]] | None] = asyncio.Queue()
 
         async def worker() -> None:
             while queue and report.stopped is None:
-                item_id = queue.pop()
+                item_id, text = queue.pop()
                 try:
                     proposal = await self._propose_one(
-                        session, picker, item_id, texts[item_id], version, report, run
+                        task, cache, picker, item_id, text, version, report, run
                     )
                 except BudgetReached as exc:
                     report.stopped = str(exc)
@@ -447,13 +477,18 @@ class OpenAIAnnotator:
                     progress(report)
                     continue
                 run.connect_failures = 0
-                report.done += 1
-                report.invalid += not proposal.valid
-                progress(report)
+                stored = asyncio.get_running_loop().create_future()
+                answers.put_nowait((proposal, stored))
+                await stored
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(queue)))]
+        everyone = asyncio.gather(*workers)
+        everyone.add_done_callback(lambda _: answers.put_nowait(None))
         try:
-            await asyncio.gather(*workers)
+            while (answer := await answers.get()) is not None:
+                yield answer[0]
+                answer[1].set_result(None)
+            await everyone  # raises what stopped a worker
         finally:
             for w in workers:
                 w.cancel()
@@ -474,7 +509,8 @@ class OpenAIAnnotator:
 
     async def _propose_one(
         self,
-        session: Session,
+        task: LabelTask,
+        cache: ResponseCache,
         picker: DemoPicker | None,
         item_id: str,
         text: str,
@@ -482,12 +518,12 @@ class OpenAIAnnotator:
         report: RunReport,
         run: _Run,
     ) -> Proposal:
-        messages, demo_ids = self._messages(session, picker, item_id, text)
+        messages, demo_ids = self._messages(task, picker, item_id, text)
         reserved = 0.0
         while True:
-            params = self._params(session)
+            params = self._params(task)
             key = _cache_key(self.model, messages, params)
-            response = session.store.cache_get(key)
+            response = cache.get(key)
             cached = response is not None
             if response is None:
                 if run.probe is None:
@@ -514,11 +550,9 @@ class OpenAIAnnotator:
         if "n" in params and len(choices) < params["n"]:
             self.degraded.setdefault("n", f"asked for {params['n']} samples, got {len(choices)}")
         answers = [
-            parse_choice(
-                self.task(session), (c.get("message") or {}).get("content"), c.get("logprobs")
-            )
+            parse_choice(task, (c.get("message") or {}).get("content"), c.get("logprobs"))
             for c in choices
-        ] or [parse_choice(self.task(session), "", None)]
+        ] or [parse_choice(task, "", None)]
         result = combine(answers, self_consistency="n" in params and len(choices) > 1)
         usage = response.get("usage") or {}
         p_tok = 0 if cached else int(usage.get("prompt_tokens") or 0)
@@ -553,11 +587,8 @@ class OpenAIAnnotator:
             cost=cost,
             cached=cached,
         )
-        # The response and the proposal made from it are stored together, in one commit, on a
-        # worker thread: the fsync then overlaps with network I/O instead of stalling the loop.
-        await asyncio.to_thread(
-            session.store.add_proposals, [proposal.to_row()], {} if cached else {key: response}
-        )
+        if not cached:  # the caller stores it with the proposal made from it
+            cache.put(key, response)
         return proposal
 
     # -- budgets ----------------------------------------------------------------------------------
@@ -575,7 +606,7 @@ class OpenAIAnnotator:
         # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.
         # The body comes back as the server sent it: that is what the cache stores.
         body = {"model": self.model, "messages": messages, **params}
-        post = self._clients.get().post
+        post: Any = self._clients.get().post  # the async or the sync client's
         if self._async:
             raw = await post("/chat/completions", body=body, cast_to=HTTPResponse)
         else:  # a user's sync client: keep the event loop free while it blocks

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, cast
 
 import pandas as pd
 
-from .base import Estimate, Progress, Proposal, RunReport
-
-if TYPE_CHECKING:
-    from ..session import Session
+from ..task import LabelTask
+from .base import Demo, Estimate, Item, Progress, Proposal, ResponseCache, RunReport
 
 
 class RecordedAnnotator:
@@ -65,14 +63,22 @@ class RecordedAnnotator:
         what = f"model column {self._model_col!r}" if self._model_col else f"model={self.model!r}"
         return f"RecordedAnnotator({len(self._frame)} recorded answers, {what})"
 
-    def version(self, session: Session) -> str | None:
+    wants_demos = False  # recorded answers need no demonstrations
+
+    def version(self, task: object = None) -> str | None:
         """Recorded answers have no prompt of ours."""
         return None
 
-    def estimate(self, session: Session, item_ids: Sequence[str]) -> Estimate:
+    def estimate(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        demos: Sequence[Demo] = (),
+    ) -> Estimate:
         """Recorded answers cost nothing."""
         return Estimate(
-            items=len(item_ids),
+            items=len(items),
             requests=0,
             cached=0,
             prompt_tokens=0,
@@ -82,34 +88,36 @@ class RecordedAnnotator:
             prompt_version=None,
         )
 
-    async def arun(
-        self, session: Session, item_ids: Sequence[str], report: RunReport, progress: Progress
-    ) -> None:
-        """Store the recorded answer of every requested item that has one."""
+    def propose(
+        self,
+        items: Sequence[Item],
+        task: LabelTask,
+        cache: ResponseCache,
+        report: RunReport,
+        progress: Progress,
+        demos: Sequence[Demo] = (),
+    ) -> list[Proposal]:
+        """The recorded answer of every requested item that has one, all at once."""
         c = self._cols
-        rows = self._frame.set_index(c["id"]).reindex(list(item_ids))
-        proposals = []
+        rows = self._frame.set_index(str(c["id"])).reindex([i for i, _ in items])
+        out = []
         for item_id, row in rows.iterrows():
-            answer = row[c["label"]]
+            answer = row[str(c["label"])]
             if answer is None or (isinstance(answer, float) and pd.isna(answer)):
                 continue  # nothing recorded for this item
             model = row[self._model_col] if self._model_col else self.model
-            proposals.append(self._proposal(session, str(item_id), answer, row, model, report))
-        session.add_proposals(p.to_row() for p in proposals)
-        report.done += len(proposals)
-        report.invalid += sum(not p.valid for p in proposals)
-        progress(report)
+            out.append(self._proposal(task, str(item_id), answer, row, model, report))
+        return out
 
     def _proposal(
         self,
-        session: Session,
+        task: LabelTask,
         item_id: str,
         answer: object,
         row: pd.Series,
         model: object,
         report: RunReport,
     ) -> Proposal:
-        task = session.task
         text = str(answer)
         parts = text.split(self.separator) if task.multi_label else [text]
         matches = [task.match(p) for p in parts if p.strip()]
@@ -128,7 +136,7 @@ class RecordedAnnotator:
             confidence=confidence,
             confidence_method="recorded" if confidence is not None else None,
             match=",".join(sorted(hows)) or None,
-            model=None if model is None or pd.isna(model) else str(model),
+            model=None if model is None or pd.isna(cast(Any, model)) else str(model),
             raw=text,
             problem=None if valid else f"recorded answer {text!r} is not in the label set",
             run_id=report.run_id,

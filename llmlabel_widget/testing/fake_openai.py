@@ -10,8 +10,13 @@ clients run on pooled connections; ``keep_alive=False`` closes each one after it
 Prompt contract (shared with our annotators):
 
 * the last line of the last ``user`` message is the item text as a JSON string;
-* a line ``LABELS: [...]`` (JSON list) in any message gives the label set;
-* a line ``MULTI_LABEL: true`` in any message makes the task multi-label.
+* the label set is the ``enum`` of the ``label`` (or, multi-label, the ``labels`` array)
+  property in ``response_format``'s JSON schema, as a real server enforces it;
+* without a schema (a server that rejected it), the label set is the list the system
+  prompt shows the model (``Labels:`` then one ``- name`` or ``- name: description`` line
+  each), and the task is multi-label when the prompt names ``'labels'`` as the answer key.
+
+Nothing in the prompt exists only for this server.
 
 Run ``python -m llmlabel_widget.testing.fake_openai --help`` for the CLI.
 """
@@ -120,23 +125,54 @@ def _item_text(messages: list[dict[str, Any]]) -> tuple[str | None, str]:
     return (item if isinstance(item, str) else None), text
 
 
-def _task_spec(messages: list[dict[str, Any]]) -> tuple[list[str] | None, bool]:
+def _task_spec(
+    messages: list[dict[str, Any]], response_format: Any = None
+) -> tuple[list[str] | None, bool]:
     """The label set (None if absent) and whether the task is multi-label."""
+    from_schema = _schema_spec(response_format)
+    if from_schema is not None:
+        return from_schema
     labels: list[str] | None = None
     multi = False
     for message in messages:
-        for raw in _text_of(message.get("content")).split("\n"):
-            line = raw.strip()
-            if line.startswith("LABELS:"):
-                try:
-                    parsed = json.loads(line[len("LABELS:") :])
-                except ValueError:
-                    continue
-                if isinstance(parsed, list):
-                    labels = [str(x) for x in parsed]
-            elif line.replace(" ", "").lower() == "multi_label:true":
-                multi = True
+        if message.get("role") != "system":
+            continue
+        text = _text_of(message.get("content"))
+        multi = multi or "Key for the answer: 'labels'" in text
+        listed = _listed_labels(text)
+        labels = listed if listed else labels
     return labels, multi
+
+
+def _schema_spec(response_format: Any) -> tuple[list[str], bool] | None:
+    """The label enum and multi-label flag of a ``json_schema`` response format, if any."""
+    if not isinstance(response_format, dict):
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return None
+    multi = isinstance(props.get("labels"), dict)
+    prop = props.get("labels", {}).get("items", {}) if multi else props.get("label", {})
+    enum = prop.get("enum") if isinstance(prop, dict) else None
+    if not isinstance(enum, list):
+        return None
+    return [str(x) for x in enum], multi
+
+
+def _listed_labels(text: str) -> list[str]:
+    """The ``- name[: description]`` lines after a ``Labels:`` line, up to a blank line."""
+    out: list[str] = []
+    listing = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line == "Labels:":
+            listing, out = True, []
+        elif listing and line.startswith("- "):
+            out.append(line[2:].split(": ", 1)[0])
+        elif listing:
+            listing = False
+    return out
 
 
 def _quote(text: str, rng: random.Random) -> str:
@@ -549,7 +585,7 @@ class FakeOpenAIServer:
                 "server_error",
             )
 
-        labels, multi = _task_spec(messages)
+        labels, multi = _task_spec(messages, body.get("response_format"))
         labels = labels if labels is not None else self.labels
         n = body.get("n") or 1
         if not isinstance(n, int) or not 1 <= n <= 128:

@@ -1,0 +1,132 @@
+"""The Store interface: what a storage backend implements (SQLite today, PostgreSQL next).
+
+Only a backend speaks SQL. Everything else writes through these methods and reads their
+read models: DataFrames, dicts and small records. :class:`llmlabel_widget.store.Store` is
+the SQLite implementation; a test checks that it provides every method listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+
+class StoreBackend(Protocol):
+    """Items, proposals, decision events, the response cache and settings, append-only."""
+
+    path: Path
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def checkpoint(self) -> bool:
+        """Make every commit durable in the main file; True when nothing is left over."""
+
+    def close(self) -> None:
+        """Release the connection (the data are already durable)."""
+
+    def remove_files(self) -> None:
+        """Discard a store that a failed first open created."""
+
+    # -- writes --------------------------------------------------------------------------
+    def set_meta(self, key: str, value: str, *, durable: bool = True) -> None:
+        """Store one session setting."""
+
+    def add_items(
+        self,
+        rows: Iterable[tuple[str, str, str, str | None]],
+        *,
+        meta: Mapping[str, str] | None = None,
+    ) -> int:
+        """Insert ``(item_id, text, content_hash, meta_json)`` rows and settings, all or none."""
+
+    def add_proposals(
+        self,
+        proposals: Iterable[Mapping[str, Any]],
+        cache: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Append proposals, and the responses they came from, in one transaction."""
+
+    def save_prompt_version(self, version: str, spec: str) -> None:
+        """Remember a prompt version's spec (first write wins)."""
+
+    def add_event(
+        self,
+        item_id: str,
+        annotator: str,
+        kind: str,
+        labels: Sequence[str] | None = None,
+        note: str | None = None,
+        proposal_seq: int | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one decision, skip or note by a reviewer; return its sequence number."""
+
+    def undo_last(self, annotator: str, *, via: str | None = None) -> dict[str, Any] | None:
+        """Cancel the reviewer's newest live event; return it, or None."""
+
+    # -- point reads ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """One session setting, or None."""
+
+    def item_hashes(self) -> dict[str, str]:
+        """Every item id -> its content hash."""
+
+    def all_ids(self) -> list[str]:
+        """Every item id, in pool order."""
+
+    def texts(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """Texts of the given items."""
+
+    def has_item(self, item_id: str) -> bool:
+        """Whether the item is in the pool."""
+
+    def count_items(self) -> int:
+        """Number of items in the pool."""
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """One item's ``seq, item_id, text, meta``."""
+
+    def latest_proposal(self, item_id: str) -> dict[str, Any] | None:
+        """An item's newest proposal (trials excluded), or None."""
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        """A stored model response by request key, or None."""
+
+    def proposed_ids(self, prompt_version: str | None, *, trials: bool = False) -> set[str]:
+        """Items with a proposal of this prompt version."""
+
+    def prompt_versions(self) -> list[tuple[str, str, float]]:
+        """``(version, spec_json, created_at)`` of every saved prompt version."""
+
+    def is_decided(self, item_id: str) -> bool:
+        """Whether the item's current decision is a label."""
+
+    def count_events(self) -> int:
+        """Rows in the event log, undo rows included."""
+
+    # -- read models ---------------------------------------------------------------------
+    def items_frame(self) -> pd.DataFrame:
+        """``item_id, text, meta`` of every item, in pool order."""
+
+    def latest_proposals(self) -> pd.DataFrame:
+        """Each item's newest proposal, columns named ``llm_*`` (the annotations frame's)."""
+
+    def live_events(self) -> pd.DataFrame:
+        """Events not undone, oldest first."""
+
+    def version_proposals(self, prompt_version: str) -> pd.DataFrame:
+        """One prompt version's newest answer per item, trials included."""
+
+    def usage(self) -> pd.DataFrame:
+        """Requests, tokens and cost per annotator run."""
+
+    def state_counts(self) -> dict[str, int]:
+        """Items per state: the progress read model."""
+
+    def decision_counts(self) -> dict[str, int]:
+        """Items per current decision kind."""
+
+    def open_items(self, n: int) -> list[str]:
+        """The resume point: up to ``n`` open item ids in pool order, then skipped ones."""
