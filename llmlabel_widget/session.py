@@ -739,7 +739,7 @@ class Session:
         >>> session.has_item("r1")  # doctest: +SKIP
         True
         """
-        return self.store.has_item(_key(item_id))
+        return self.store.has_item(item_key(item_id))
 
     def item(self, item_id: ItemId) -> dict[str, Any] | None:
         """One item's ``text`` and ``meta`` (a dict), or None if the id is not in the pool.
@@ -749,11 +749,11 @@ class Session:
         >>> session.item("r1")["text"]  # doctest: +SKIP
         'Great value.'
         """
-        return self.store.item(_key(item_id))
+        return self.store.item(item_key(item_id))
 
     def is_decided(self, item_id: ItemId) -> bool:
         """Whether the item's current decision is a label (not a skip, not undone)."""
-        return self.store.is_decided(_key(item_id))
+        return self.store.is_decided(item_key(item_id))
 
     def decision_counts(self) -> dict[str, int]:
         """Items whose current decision is each kind (``accept``, ``correct``, ``label``, ``skip``).
@@ -789,7 +789,7 @@ class Session:
 
         View state, not a decision: written without an fsync.
         """
-        self.store.set_meta(f"labeler:{reviewer}:current", _key(item_id), durable=False)
+        self.store.set_meta(f"labeler:{reviewer}:current", item_key(item_id), durable=False)
 
     def on_queue_changed(self, fn: Callable[[], None], *, remove: bool = False) -> None:
         """Call ``fn()`` (from a background thread) after each refit reorders the queue.
