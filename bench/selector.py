@@ -1,7 +1,9 @@
 """Selector cost on a large pool: background refit + re-rank, and taking the next item.
 
 Run: python bench/selector.py [--items 100000] [--labels 500]
-     [--data FILE.csv --text COL --gold COL [--llm COL]]   (default: shipped SST-2, repeated)
+     [--classes 77 | --data FILE.csv --text COL --gold COL [--llm COL]]
+     (default: shipped SST-2, 2 classes, repeated; ``--classes N``: a made-up Banking77-shaped
+     pool of N intents, see ``bench/synthetic.py``)
 
 The labelled items also get LLM proposals (``--llm``, else a simulated LLM: the gold label,
 switched to another label for ``--llm-error`` of the items), so the refit includes the
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import synthetic
 
 from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.selector import Selector
@@ -25,18 +28,20 @@ from llmlabel_widget.selector import Selector
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--items", type=int, default=100_000)
-    ap.add_argument("--labels", type=int, default=500)
+    ap.add_argument("--labels", type=int, default=500, help="human labels")
+    ap.add_argument("--classes", type=int, help="a made-up pool with this many intents")
     ap.add_argument("--data")
     ap.add_argument("--text", default="text")
     ap.add_argument("--gold", default="gold_label")
     ap.add_argument("--llm", help="column of recorded LLM labels")
     ap.add_argument("--llm-error", type=float, default=0.2, help="simulated LLM's error rate")
     args = ap.parse_args()
-    src = (
-        pd.read_csv(args.data, keep_default_na=False, na_values=[""])
-        if args.data
-        else datasets.load("sst2")
-    )
+    if args.classes:
+        src = synthetic.pool(args.items, args.classes)
+    elif args.data:
+        src = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
+    else:
+        src = datasets.load("sst2")
     src = src[[args.text, args.gold, *([args.llm] if args.llm else [])]].dropna()
     reps = -(-args.items // len(src))
     big = pd.concat([src] * reps, ignore_index=True).head(args.items)
@@ -85,7 +90,8 @@ def main() -> None:
     sel.wait()
     ms = np.array(taken) * 1000
     print(
-        f"pool {len(big):,} items, {args.labels} human labels (with LLM proposals), "
+        f"pool {len(big):,} items, {len(task.names)}"
+        f" classes, {args.labels} human labels (with LLM proposals), "
         f"strategy {sel.status.strategy}"
     )
     print(
