@@ -50,9 +50,51 @@ def pool_features(
         return None
 
 
+ROW_SPACE_MAX = 1500  # above this many training rows, the eigendecomposition costs more
+
+
+class RowSpaceLogistic(LogisticRegression):
+    """L2 logistic regression fitted in the span of its training rows: the same model, faster.
+
+    With an L2 penalty the best weights are a combination of the training rows (the
+    representer theorem), so nothing changes when the fit runs on the rows' coordinates in
+    that span: with ``X X^T = U L U^T``, fit on ``Z = U L^(1/2)`` (one column per training
+    row) and map the weights back, ``W = B L^(-1/2) U^T X``. Logits and penalty are the same.
+    Multinomial L-BFGS then optimises ``classes x rows`` numbers instead of
+    ``classes x features``: with 77 classes, 500 labels and 16,000 TF-IDF features, 38,500
+    instead of 1.2 million, which is where the refit's cost grew with the number of classes.
+    Above ``ROW_SPACE_MAX`` rows it fits on the features the training rows use (the others
+    get weight 0 under L2 anyway). Predictions use the mapped-back ``coef_`` as usual.
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RowSpaceLogistic:
+        """Fit as :class:`~sklearn.linear_model.LogisticRegression` would, in the row span."""
+        if self.l1_ratio not in (0, 0.0, None) or self.penalty not in ("l2", "deprecated"):
+            return super().fit(X, y, sample_weight=sample_weight)  # the span argument needs L2
+        x = sparse.csr_matrix(X, dtype=float) if sparse.issparse(X) else np.asarray(X, float)
+        n, d = x.shape
+        used = np.unique(x.indices) if sparse.issparse(x) else np.arange(d)
+        xu = x[:, used]
+        if n > ROW_SPACE_MAX or n >= len(used):
+            super().fit(xu, y, sample_weight=sample_weight)
+            span = None
+        else:
+            gram = xu @ xu.T
+            lam, u = np.linalg.eigh(gram.toarray() if sparse.issparse(gram) else gram)
+            keep = lam > max(lam.max(), 1e-300) * 1e-10
+            lam, u = lam[keep], u[:, keep]
+            super().fit(u * np.sqrt(lam), y, sample_weight=sample_weight)
+            span = u / np.sqrt(lam)  # rows -> span coordinates
+        coef = self.coef_ if span is None else np.asarray(xu.T @ (span @ self.coef_.T)).T
+        self.coef_ = np.zeros((coef.shape[0], d))
+        self.coef_[:, used] = coef
+        self.n_features_in_ = d
+        return self
+
+
 def default_learner() -> Any:
-    """TF-IDF word 1-2-grams + character 3-5-grams, logistic regression."""
-    return LogisticRegression(C=4.0, max_iter=300)
+    """Logistic regression for TF-IDF word and character n-grams (:class:`RowSpaceLogistic`)."""
+    return RowSpaceLogistic(C=4.0, max_iter=300)
 
 
 def out_of_fold_proba(

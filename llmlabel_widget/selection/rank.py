@@ -156,7 +156,7 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
         reviewed=reviewed,
     )
     used = STRATEGIES[cold_start(signals)] if proba is None and chosen.needs_learner else chosen
-    scores = used.score(signals) if len(open_idx) else np.array([])
+    scores = _scores(used, signals) if len(open_idx) else np.array([])
     predicted: dict[str, str] = {}
     if proba is not None and not state.multi_label:
         best = np.asarray(state.classes)[proba.argmax(axis=1)]
@@ -185,6 +185,21 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
         note=note,
     )
     return Ranking(items + back, predicted, status, model)
+
+
+def _scores(used: Strategy, signals: Signals) -> np.ndarray:
+    """The strategy's scores, checked: one float per open item."""
+    n = len(signals.llm_label)
+    try:
+        scores = np.asarray(used.score(signals), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"strategy {used.name!r} must return numbers, one per open item") from exc
+    if scores.shape != (n,):
+        raise ValueError(
+            f"strategy {used.name!r} returned scores of shape {scores.shape}; "
+            f"expected one per open item, ({n},)"
+        )
+    return scores
 
 
 def _label_index(llm: np.ndarray, classes: list[str]) -> np.ndarray:
