@@ -34,6 +34,12 @@ def main() -> None:
     ap.add_argument("--text", default="text")
     ap.add_argument("--gold", default="gold_label")
     ap.add_argument("--llm", help="column of recorded LLM labels")
+    ap.add_argument(
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="where refits run (thread: CPU-fair figures on a busy machine)",
+    )
     ap.add_argument("--llm-error", type=float, default=0.2, help="simulated LLM's error rate")
     args = ap.parse_args()
     if args.classes:
@@ -52,7 +58,7 @@ def main() -> None:
     path = Path(tempfile.mkdtemp()) / "sel.labels.db"
     s = Session.open(path, data=big[["id", "text"]], task=task)
 
-    sel = Selector(seed=0)
+    sel = Selector(seed=0, worker=args.worker)
     t = time.perf_counter()
     s.selector = sel  # attach: returns at once, featurises the pool in the background
     t_return = time.perf_counter() - t

@@ -102,20 +102,25 @@ def error_model(s: Signals) -> np.ndarray | None:
         cols_o.extend(_learner_view(now.proba, now.llm_label))
     add(past.llm_confidence, now.llm_confidence)
     add(past.llm_agreement, now.llm_agreement)
-    for c in range(len(s.classes)):
-        cols_r.append((past.llm_label == c).astype(float))
-        cols_o.append((now.llm_label == c).astype(float))
-    x_r, x_o = np.column_stack(cols_r), np.column_stack(cols_o)
+    k = len(cols_r)  # signal columns; a one-hot of the LLM's label follows
+    onehot = (past.llm_label[:, None] == np.arange(len(s.classes))).astype(float)
+    x_r = np.column_stack([*cols_r, onehot])
     mean, std = x_r[:, 1:].mean(axis=0), x_r[:, 1:].std(axis=0)
     std[std == 0] = 1.0
     x_r[:, 1:] = (x_r[:, 1:] - mean) / std
-    x_o[:, 1:] = (x_o[:, 1:] - mean) / std
     prior = np.zeros(x_r.shape[1] + 1)  # [intercept, prior slope, corrections...]
     prior[1] = 1.0
     penalty = np.full(len(prior), ERROR_SHRINK)
     penalty[0], penalty[1] = 0.0, 1.0
     w = _penalised_logit(x_r, np.asarray(r.wrong, dtype=bool)[keep], prior, penalty)
-    return 1.0 / (1.0 + np.exp(-(w[0] + x_o @ w[1:])))
+    # The open items' one-hot enters through its weights: no items x classes matrix.
+    x_o = np.column_stack(cols_o)
+    x_o[:, 1:] = (x_o[:, 1:] - mean[: k - 1]) / std[: k - 1]
+    per_label = w[k + 1 :] / std[k - 1 :]
+    shift = -float(np.sum(per_label * mean[k - 1 :]))
+    label = now.llm_label
+    by_label = np.where(label >= 0, per_label[np.maximum(label, 0)], 0.0)
+    return 1.0 / (1.0 + np.exp(-(w[0] + x_o @ w[1 : k + 1] + shift + by_label)))
 
 
 def _learner_view(proba: np.ndarray, llm_label: np.ndarray) -> list[np.ndarray]:
