@@ -71,17 +71,21 @@ class RowSpaceLogistic(LogisticRegression):
     500 labels and 77 classes).
     """
 
+    coef_: np.ndarray
+
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RowSpaceLogistic:
         """Fit as :class:`~sklearn.linear_model.LogisticRegression` would, in the row span."""
         if self.l1_ratio not in (0, 0.0, None) or self.penalty not in ("l2", "deprecated"):
             return super().fit(X, y, sample_weight=sample_weight)  # the span argument needs L2
-        x = sparse.csr_matrix(X, dtype=float) if sparse.issparse(X) else np.asarray(X, float)
+        x: Any = sparse.csr_matrix(X, dtype=float) if sparse.issparse(X) else np.asarray(X, float)
         n, d = x.shape
         used = np.unique(x.indices) if sparse.issparse(x) else np.arange(d)
+        if len(used) == 0:  # no training row has any feature: only the intercept can learn
+            return super().fit(x, y, sample_weight=sample_weight)
         xu = x[:, used]
         if n > ROW_SPACE_MAX or n >= len(used):
             super().fit(xu, y, sample_weight=sample_weight)
-            span = None
+            coef = np.asarray(self.coef_)
         else:
             gram = xu @ xu.T
             lam, u = np.linalg.eigh(gram.toarray() if sparse.issparse(gram) else gram)
@@ -89,7 +93,7 @@ class RowSpaceLogistic(LogisticRegression):
             lam, u = lam[keep], u[:, keep]
             super().fit(u * np.sqrt(lam), y, sample_weight=sample_weight)
             span = u / np.sqrt(lam)  # rows -> span coordinates
-        coef = self.coef_ if span is None else np.asarray(xu.T @ (span @ self.coef_.T)).T
+            coef = np.asarray(xu.T @ (span @ np.asarray(self.coef_).T)).T
         self.coef_ = np.zeros((coef.shape[0], d))
         self.coef_[:, used] = coef
         self.n_features_in_ = d
@@ -116,23 +120,23 @@ def out_of_fold_proba(
     Rows of a fold whose training part has a single class get that class with probability 1;
     classes a fold never saw get probability 0.
     """
-    classes = list(classes)
-    y = np.asarray(y, dtype=object)
-    n = len(y)
-    out = np.zeros((n, len(classes)))
+    names = list(classes)
+    labels = np.asarray(y, dtype=object)
+    n = len(labels)
+    out = np.zeros((n, len(names)))
     fold = np.random.default_rng(seed).permutation(n) % max(2, min(folds, n))
     for f in np.unique(fold):
         test, train = fold == f, fold != f
-        seen = sorted(set(y[train]))
+        seen = sorted(set(labels[train]))
         if len(seen) < 2:
-            out[np.ix_(test, [classes.index(seen[0])])] = 1.0
+            out[np.ix_(test, [names.index(seen[0])])] = 1.0
             continue
         est = clone(estimator)
         if sample_weight is None:
-            est.fit(x[train], y[train])
+            est.fit(x[train], labels[train])
         else:
-            est.fit(x[train], y[train], sample_weight=sample_weight[train])
-        cols = [classes.index(c) for c in est.classes_]
+            est.fit(x[train], labels[train], sample_weight=sample_weight[train])
+        cols = [names.index(c) for c in est.classes_]
         out[np.ix_(test, cols)] = est.predict_proba(x[test])
     return out
 
