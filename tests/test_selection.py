@@ -170,3 +170,58 @@ def test_a_strategy_from_outside_the_package_runs_in_a_live_session(
     scores = [x.score for x in q]
     assert scores == sorted(scores, reverse=True)
     assert s.selector.status.labels == 12
+
+
+def test_store_selector_state_reads_current_decisions_and_latest_proposals(tmp_path):
+    from llmlabel_widget.store import Store
+
+    store = Store(tmp_path / "s.db")
+    store.add_items([(f"i{k}", f"text {k}", f"h{k}", None) for k in range(5)])
+
+    def propose(item, labels, conf, run=None, valid=True):
+        p = {"item_id": item, "labels": labels, "valid": valid, "confidence": conf}
+        store.add_proposals([{**p, "source": "llm", "run_id": run}])
+
+    propose("i0", ["a"], 0.9)
+    propose("i0", ["b"], 0.8)
+    propose("i0", ["b"], 0.7)  # latest: b; earlier answers a, b -> half agree
+    propose("i0", ["c"], 0.1, run="trial-1")  # a prompt trial never becomes the proposal
+    propose("i1", ["a"], 0.6)
+    propose("i1", [], None, valid=False)  # an invalid answer does not replace a valid one
+    store.add_event("i0", "r", "accept", ["b"])
+    store.add_event("i1", "r", "correct", ["c"])
+    store.undo_last("r")  # i1's correction is cancelled
+    store.add_event("i2", "r", "skip")
+    store.add_event("i3", "r", "label", ["a"])
+    store.add_event("i3", "r", "skip")  # the newest decision counts
+    state = store.selector_state().set_index("item_id")
+    store.close()
+    assert list(state.index) == ["i0", "i1", "i2", "i3", "i4"]
+    assert state["text"].tolist() == [f"text {k}" for k in range(5)]
+    assert state.loc["i0", "human"] == ["b"]
+    assert state["human"].isna().tolist() == [False, True, True, True, True]
+    assert state["skipped"].tolist() == [False, False, True, True, False]
+    assert state.loc["i0", "llm"] == ["b"]
+    assert state.loc["i0", "confidence"] == pytest.approx(0.7)
+    assert state.loc["i0", "agreement"] == pytest.approx(0.5)
+    assert state.loc["i1", "llm"] == ["a"]
+    assert np.isnan(state.loc["i1", "agreement"])
+    assert state.loc["i4", ["llm", "confidence", "agreement"]].isna().all()
+
+
+def test_the_default_learner_is_logistic_regression_fitted_faster(gwsd):
+    from sklearn.linear_model import LogisticRegression
+
+    from llmlabel_widget.selection import default_learner, text_features
+
+    x = text_features(gwsd["text"].tolist())
+    rng = np.random.default_rng(0)
+    gold = gwsd["gold_label"].to_numpy()
+    # three classes (the third made from the text length)
+    y = np.where(gwsd["text"].str.len().to_numpy() > 200, "long", gold)
+    for n in (200, 1200):
+        idx = rng.choice(len(gwsd), n, replace=False)
+        plain = LogisticRegression(C=4.0, max_iter=1000, tol=1e-8).fit(x[idx], y[idx])
+        fast = default_learner().set_params(tol=1e-8, max_iter=1000).fit(x[idx], y[idx])
+        assert list(fast.classes_) == list(plain.classes_)
+        np.testing.assert_allclose(fast.predict_proba(x), plain.predict_proba(x), atol=1e-4)
