@@ -595,16 +595,16 @@ class Store:
         return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     # -- read model: the selector's state ---------------------------------------------------
-    def selector_state(self) -> pd.DataFrame:
+    def selector_state(self, *, texts: bool = True) -> pd.DataFrame:
         """The pool as the selector ranks it, read on a private read-only connection.
 
         See :meth:`read_selector_state`. A separate connection lets a refit thread read while
         the kernel thread writes (WAL).
         """
-        return self.read_selector_state(self.path)
+        return self.read_selector_state(self.path, texts=texts)
 
     @staticmethod
-    def read_selector_state(path: str | Path) -> pd.DataFrame:
+    def read_selector_state(path: str | Path, *, texts: bool = True) -> pd.DataFrame:
         """The selector's state of the store at ``path``, opened read-only (for the worker).
 
         One row per item in pool order: ``item_id``, ``text``, ``human`` (the label list of
@@ -612,6 +612,7 @@ class Store:
         skip), ``llm`` and ``confidence`` (the latest valid non-trial proposal, NaN if none)
         and ``agreement`` (share of the item's earlier valid answers, from other prompt
         versions or models, that give the latest proposal's labels; NaN if none).
+        ``texts=False`` leaves out ``text`` (the largest part, needed only to featurise).
         """
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         latest = (
@@ -619,7 +620,8 @@ class Store:
             f"WHERE valid = 1 AND {NOT_TRIAL} GROUP BY item_id"
         )
         try:
-            items = pd.read_sql_query("SELECT item_id, text FROM items ORDER BY seq", conn)
+            columns = "item_id, text" if texts else "item_id"
+            items = pd.read_sql_query(f"SELECT {columns} FROM items ORDER BY seq", conn)
             decisions = pd.read_sql_query(
                 f"WITH d AS ({_LATEST_DECISION}) "
                 "SELECT d.item_id, d.kind, e.labels FROM d JOIN events e ON e.seq = d.seq",

@@ -79,7 +79,7 @@ class PoolState:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, classes: list[str], multi_label: bool) -> PoolState:
-        """From ``Store.selector_state()``'s frame."""
+        """From ``Store.selector_state()``'s frame (``texts`` empty if it has no ``text``)."""
         n = len(frame)
 
         def labels(col: str) -> np.ndarray:
@@ -89,7 +89,7 @@ class PoolState:
 
         return cls(
             ids=frame["item_id"].to_numpy().astype(str).astype(object),
-            texts=frame["text"].tolist(),
+            texts=frame["text"].tolist() if "text" in frame else [],
             human=labels("human"),
             skipped=frame["skipped"].to_numpy(bool) & frame["human"].isna().to_numpy(),
             llm=labels("llm"),
@@ -139,19 +139,19 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
     if chosen.needs_reviewed and not state.multi_label:
         reviewed = _reviewed(state, decided, llm_idx)
     model = proba = None
+    # one copy of the open rows (the pool's largest array), for the learner and the strategy
+    x_open = None if features is None or not chosen.learns else features[open_idx]
     if chosen.learns:
-        model, proba, note = _fit_predict(
-            state, settings, features, decided, open_idx, rng, reviewed
-        )
+        model, proba, note = _fit_predict(state, settings, features, x_open, decided, rng, reviewed)
     else:
-        features, note = None, f"{chosen.name}: no learner"
+        note = f"{chosen.name}: no learner"
     signals = Signals(
         proba=proba,
         classes=state.classes,
         llm_label=llm_idx[open_idx],
         llm_confidence=state.llm_confidence[open_idx],
         llm_agreement=state.llm_agreement[open_idx],
-        features=None if features is None else features[open_idx],
+        features=x_open,
         rng=rng,
         reviewed=reviewed,
     )
@@ -225,8 +225,8 @@ def _fit_predict(
     state: PoolState,
     settings: Settings,
     features: Any,
+    x_open: Any,
     decided: np.ndarray,
-    open_idx: np.ndarray,
     rng: np.random.Generator,
     reviewed: Reviewed | None,
 ) -> tuple[Any, np.ndarray | None, str]:
@@ -255,7 +255,7 @@ def _fit_predict(
         return None, None, why + "; ranking by LLM doubt (confidence, other models), else diversity"
     est = clone(settings.estimator) if settings.estimator is not None else default_learner()
     classes = state.classes
-    x, x_open = features[x_idx], features[open_idx]
+    x = features[x_idx]
     if state.multi_label:
         proba = fit_multi_label(est, x, y, x_open, classes)
         return None, proba, f"learner trained on {n} human labels (multi-label)"

@@ -53,10 +53,12 @@ def refit_once(
     from ..store import Store
 
     t0 = time.perf_counter()
-    frame = Store.read_selector_state(store_path)
-    state = PoolState.from_frame(frame, list(task.names), task.multi_label)
     learns = STRATEGIES[settings.strategy].learns
-    features = cache.get(state) if learns else None  # featurising a big pool is the cost
+    frame = Store.read_selector_state(store_path, texts=False)
+    if learns and cache.size != len(frame):  # the pool grew: featurise it (the big cost)
+        frame = Store.read_selector_state(store_path)
+    state = PoolState.from_frame(frame, list(task.names), task.multi_label)
+    features = cache.get(state) if learns else None
     out = rank(state, settings, features)
     out.status.refit_seconds = time.perf_counter() - t0
     return out

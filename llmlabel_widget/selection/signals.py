@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,15 @@ class Signals:
     rng: np.random.Generator
     llm_agreement: np.ndarray | None = None  # share of other LLM answers agreeing; NaN if none
     reviewed: Reviewed | None = None  # the same signals for reviewed items, and the outcomes
+    _margin: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def margin(self) -> np.ndarray:
+        """:func:`top_margin` of the learner's probabilities, computed once."""
+        if self.proba is None:
+            raise ValueError("this strategy needs a trained learner")
+        if self._margin is None:
+            self._margin = top_margin(self.proba)
+        return self._margin
 
 
 @dataclass
@@ -39,9 +48,19 @@ class Reviewed:
     wrong: np.ndarray  # bool: the human's label differs from the LLM's
 
 
-def top_margin(proba: np.ndarray) -> np.ndarray:
-    """1 - (top probability - second), per row: 1 = the learner cannot choose."""
+def top_margin(proba: np.ndarray, block: int = 4096) -> np.ndarray:
+    """1 - (top probability - second), per row: 1 = the learner cannot choose.
+
+    Two linear passes over blocks of rows: no per-row sort, and no copy of the whole array.
+    """
+    n = len(proba)
     if proba.shape[1] < 2:
         return 1.0 - proba[:, 0]
-    top2 = -np.partition(-proba, 1, axis=1)[:, :2]  # no full sort: cost does not grow with classes
-    return 1.0 - (top2[:, 0] - top2[:, 1])
+    out = np.empty(n)
+    for start in range(0, n, block):
+        part = proba[start : start + block]
+        rows, best = np.arange(len(part)), part.argmax(axis=1)
+        rest = part.copy()
+        rest[rows, best] = -np.inf
+        out[start : start + block] = 1.0 - (part[rows, best] - rest.max(axis=1))
+    return out

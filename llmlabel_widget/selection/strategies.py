@@ -17,7 +17,7 @@ from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 from sklearn.preprocessing import normalize
 
 from .error_model import error_model, error_model_ready, geometric_doubt
-from .signals import Signals, top_margin
+from .signals import Signals
 
 
 class Strategy:
@@ -165,10 +165,10 @@ class Margin(Strategy):
     name, needs_learner = "margin", True
 
     def score(self, s: Signals) -> np.ndarray:
-        return spread(s, top_margin(_proba(s)))
+        return spread(s, s.margin())
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        gap = 1.0 - top_margin(_proba(s)[pos : pos + 1])[0]
+        gap = 1.0 - s.margin()[pos]
         return f"learner unsure (margin {gap:.2f}) · {_llm(s, pos)}"
 
 
@@ -217,7 +217,7 @@ class Disagreement(Strategy):
         score = learned if learned is not None else geometric_doubt(s)
         if s.proba is None:
             return score
-        return np.where(s.llm_label >= 0, score, top_margin(s.proba))
+        return np.where(s.llm_label >= 0, score, s.margin())
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
         llm = _llm(s, pos)
@@ -246,10 +246,10 @@ class Hybrid(Strategy):
         if s.proba is None:
             return LLMConfidence().score(s)
         doubt = Disagreement().score(s)
-        return 0.5 * _rank(top_margin(s.proba)) + 0.5 * _rank(doubt)
+        return 0.5 * _rank(s.margin()) + 0.5 * _rank(doubt)
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        gap = 1.0 - top_margin(_proba(s)[pos : pos + 1])[0]
+        gap = 1.0 - s.margin()[pos]
         return f"learner unsure / LLM doubted (margin {gap:.2f}) · {_llm(s, pos)}"
 
 
