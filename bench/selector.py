@@ -25,6 +25,23 @@ from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.selector import Selector
 
 
+def make_pool(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The source rows, and the pool of ``--items`` built from them (repeated if needed)."""
+    if args.classes:
+        src = synthetic.pool(args.items, args.classes)
+    elif args.data:
+        src = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
+    else:
+        src = datasets.load("sst2")
+    src = src[[args.text, args.gold, *([args.llm] if args.llm else [])]].dropna()
+    reps = -(-args.items // len(src))
+    big = pd.concat([src] * reps, ignore_index=True).head(args.items)
+    # a suffix keeps repeated sentences distinct items without changing their words much
+    big["text"] = big[args.text] + " (" + (big.index // len(src)).astype(str) + ")"
+    big["id"] = [f"r{i}" for i in range(len(big))]
+    return src, big
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--items", type=int, default=100_000)
@@ -42,18 +59,7 @@ def main() -> None:
     )
     ap.add_argument("--llm-error", type=float, default=0.2, help="simulated LLM's error rate")
     args = ap.parse_args()
-    if args.classes:
-        src = synthetic.pool(args.items, args.classes)
-    elif args.data:
-        src = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
-    else:
-        src = datasets.load("sst2")
-    src = src[[args.text, args.gold, *([args.llm] if args.llm else [])]].dropna()
-    reps = -(-args.items // len(src))
-    big = pd.concat([src] * reps, ignore_index=True).head(args.items)
-    # a suffix keeps repeated sentences distinct items without changing their words much
-    big["text"] = big[args.text] + " (" + (big.index // len(src)).astype(str) + ")"
-    big["id"] = [f"r{i}" for i in range(len(big))]
+    src, big = make_pool(args)
     task = LabelTask(labels=sorted(src[args.gold].unique()))
     path = Path(tempfile.mkdtemp()) / "sel.labels.db"
     s = Session.open(path, data=big[["id", "text"]], task=task)
