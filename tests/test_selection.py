@@ -217,9 +217,11 @@ def test_the_default_learner_is_logistic_regression_fitted_faster(gwsd):
     x = text_features(gwsd["text"].tolist())
     rng = np.random.default_rng(0)
     gold = gwsd["gold_label"].to_numpy()
-    # three classes (the third made from the text length)
-    y = np.where(gwsd["text"].str.len().to_numpy() > 200, "long", gold)
-    for n in (200, 1200):
+    # 3 classes (direct fit) and 40 classes (fitted in the row span), made from text lengths
+    lengths = gwsd["text"].str.len().to_numpy()
+    three = np.where(lengths > 200, "long", gold)
+    forty = np.array([f"c{v % 40}" for v in lengths])
+    for y, n in ((three, 200), (forty, 200), (forty, 1200)):
         idx = rng.choice(len(gwsd), n, replace=False)
         plain = LogisticRegression(C=4.0, max_iter=1000, tol=1e-8).fit(x[idx], y[idx])
         fast = default_learner().set_params(tol=1e-8, max_iter=1000).fit(x[idx], y[idx])

@@ -63,8 +63,9 @@ class RowSpaceLogistic(LogisticRegression):
     Multinomial L-BFGS then optimises ``classes x rows`` numbers instead of
     ``classes x features``: with 77 classes, 500 labels and 16,000 TF-IDF features, 38,500
     instead of 1.2 million, which is where the refit's cost grew with the number of classes.
-    Above ``ROW_SPACE_MAX`` rows it fits on the features the training rows use (the others
-    get weight 0 under L2 anyway). Predictions use the mapped-back ``coef_`` as usual.
+    With few weights (two classes, or fewer weights than rows squared) or above
+    ``ROW_SPACE_MAX`` rows it fits on the features the training rows use (the others get
+    weight 0 under L2 anyway). Predictions use the mapped-back ``coef_`` as usual.
     :func:`default_learner` also picks the ``newton-cg`` solver: the objective is strictly
     convex, so every solver finds the same weights, and on the few, dense span coordinates
     it needs a handful of iterations where L-BFGS needs dozens (0.3 s against 1.8 s for
@@ -83,7 +84,10 @@ class RowSpaceLogistic(LogisticRegression):
         if len(used) == 0:  # no training row has any feature: only the intercept can learn
             return super().fit(x, y, sample_weight=sample_weight)
         xu = x[:, used]
-        if n > ROW_SPACE_MAX or n >= len(used):
+        outputs = len(np.unique(np.asarray(y, dtype=object)))
+        outputs = 1 if outputs <= 2 else outputs  # a binary model has one weight vector
+        # the span pays when the weights (outputs x features) outnumber the n^3 decomposition
+        if n > ROW_SPACE_MAX or outputs * len(used) <= n * n:
             super().fit(xu, y, sample_weight=sample_weight)
             coef = np.asarray(self.coef_)
         else:
