@@ -66,10 +66,10 @@ class RowSpaceLogistic(LogisticRegression):
     With few weights (two classes, or fewer weights than rows squared) or above
     ``ROW_SPACE_MAX`` rows it fits on the features the training rows use (the others get
     weight 0 under L2 anyway). Predictions use the mapped-back ``coef_`` as usual.
-    :func:`default_learner` also picks the ``newton-cg`` solver: the objective is strictly
-    convex, so every solver finds the same weights, and on the few, dense span coordinates
-    it needs a handful of iterations where L-BFGS needs dozens (0.3 s against 1.8 s for
-    500 labels and 77 classes).
+    In the span it solves with ``newton-cg`` instead of ``lbfgs``: the objective is strictly
+    convex, so both find the same weights, and on the few, dense span coordinates Newton-CG
+    needs a handful of iterations where L-BFGS needs dozens (0.3 s against 1.8 s for 500
+    labels and 77 classes).
     """
 
     coef_: np.ndarray
@@ -95,7 +95,12 @@ class RowSpaceLogistic(LogisticRegression):
             lam, u = np.linalg.eigh(gram.toarray() if sparse.issparse(gram) else gram)
             keep = lam > max(lam.max(), 1e-300) * 1e-10
             lam, u = lam[keep], u[:, keep]
-            super().fit(u * np.sqrt(lam), y, sample_weight=sample_weight)
+            solver = self.solver  # on few dense columns Newton-CG needs a handful of steps
+            self.solver = "newton-cg" if solver == "lbfgs" else solver
+            try:
+                super().fit(u * np.sqrt(lam), y, sample_weight=sample_weight)
+            finally:
+                self.solver = solver
             span = u / np.sqrt(lam)  # rows -> span coordinates
             coef = np.asarray(xu.T @ (span @ np.asarray(self.coef_).T)).T
         self.coef_ = np.zeros((coef.shape[0], d))
@@ -106,7 +111,7 @@ class RowSpaceLogistic(LogisticRegression):
 
 def default_learner() -> Any:
     """Logistic regression for TF-IDF word and character n-grams (:class:`RowSpaceLogistic`)."""
-    return RowSpaceLogistic(C=4.0, max_iter=300, solver="newton-cg")
+    return RowSpaceLogistic(C=4.0, max_iter=300)
 
 
 def out_of_fold_proba(
