@@ -145,8 +145,8 @@ def test_a_decision_made_during_a_refit_stays_out_of_the_queue(
     read_state = Store.read_selector_state
     reading, release = threading.Event(), threading.Event()
 
-    def slow_read(path):
-        frame = read_state(path)
+    def slow_read(path, **options):
+        frame = read_state(path, **options)
         reading.set()
         release.wait(30)  # the user decides while the refit works on what it read
         return frame
