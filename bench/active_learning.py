@@ -24,29 +24,26 @@ Run: python bench/active_learning.py [--seeds 3] [--skip-curves | --skip-errors]
     start (`selector.cold_start`). The replay ranks without the live queue's random audit
     slots (`Selector(explore=0.1)` by default): those are a user setting that trades lift for
     an unbiased check, and would pull each lift towards 1 by about a tenth.
-The gold label plays the human. Strategies and learner are the package's own
-(`llmlabel_widget.selector`), run without the session plumbing so many seeds fit in minutes.
+The gold label plays the human. Every step calls the product's own ranking,
+`llmlabel_widget.selection.rank` (the function the live selector runs in its worker), on the
+pool's arrays, without the session and store plumbing, so many seeds fit in minutes.
+
+`--synthetic 6000 --classes 6` replays a made-up 6,000-item, 6-intent pool (`bench/synthetic.py`)
+with a simulated LLM (wrong on 20% of the items, less confident when wrong).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import synthetic
 
 from llmlabel_widget import datasets
-from llmlabel_widget.selector import (
-    STRATEGIES,
-    Reviewed,
-    Signals,
-    cold_start,
-    default_learner,
-    error_model_ready,
-    out_of_fold_proba,
-    text_features,
-)
+from llmlabel_widget.selection import PoolState, Settings, default_learner, rank, text_features
 
 CURVE_STRATEGIES = ("random", "margin", "entropy", "least_confidence", "hybrid")
 ERROR_STRATEGIES = ("random", "margin", "hybrid", "disagreement")
@@ -83,6 +80,7 @@ class Data:
     confidence: np.ndarray | None = None
     others: np.ndarray | None = None  # items x other models' labels
     test_mask: np.ndarray | None = None
+    agreement: np.ndarray | None = None  # share of the other models' labels that agree
 
 
 def shipped() -> tuple[list[Data], list[Data]]:
@@ -146,6 +144,23 @@ def shipped() -> tuple[list[Data], list[Data]]:
     return curves, errors
 
 
+def made_up(items: int, classes: int) -> tuple[list[Data], list[Data]]:
+    """A Banking77-shaped pool, and a simulated LLM: wrong on 20%, less confident then."""
+    df = synthetic.pool(items, classes)
+    gold = df["gold_label"].to_numpy()
+    rng = np.random.default_rng(1)
+    wrong = rng.random(items) < 0.2
+    names = sorted(set(gold))
+    other = np.array([names[(names.index(g) + 1) % len(names)] for g in gold])
+    llm = np.where(wrong, other, gold)
+    conf = np.clip(
+        np.where(wrong, rng.normal(0.7, 0.15, items), rng.normal(0.85, 0.1, items)), 0, 1
+    )
+    name = f"made-up {items} items, {classes} intents"
+    texts = df["text"].tolist()
+    return [Data(name, texts, gold)], [Data(name, texts, gold, llm, conf)]
+
+
 def split(d: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if d.test_mask is not None:
         return np.flatnonzero(~d.test_mask), np.flatnonzero(d.test_mask)
@@ -154,11 +169,34 @@ def split(d: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 
-def fit_proba(x, y, x_pred, classes):
-    model = default_learner().fit(x, y)
-    proba = np.zeros((x_pred.shape[0], len(classes)))
-    proba[:, [classes.index(c) for c in model.classes_]] = model.predict_proba(x_pred)
-    return model, proba
+def pool_state(
+    ids: np.ndarray, classes: list[str], human: dict[int, str], d: Data | None = None
+) -> PoolState:
+    """The arrays `rank` reads, for the items ``ids`` (positions in the data set)."""
+    n = len(ids)
+    labels = np.empty(n, dtype=object)
+    labels[:] = [[human[i]] if i in human else None for i in ids]
+    llm = np.empty(n, dtype=object)
+    nan = np.full(n, np.nan)
+    if d is not None and d.llm is not None:
+        llm[:] = [[d.llm[i]] for i in ids]
+    return PoolState(
+        ids=np.array([str(i) for i in ids], dtype=object),
+        texts=[""] * n,  # the features are passed in
+        human=labels,
+        skipped=np.zeros(n, dtype=bool),
+        llm=llm,
+        llm_confidence=nan if d is None or d.confidence is None else d.confidence[ids],
+        llm_agreement=nan if d is None or d.agreement is None else d.agreement[ids],
+        classes=classes,
+    )
+
+
+def top(ids: np.ndarray, x, classes, human, name, seed, need, d=None):
+    """The product's ranking of the unreviewed ``ids``: the first ``need`` items, and the model."""
+    settings = Settings(strategy=name, explore=0.0, seed=seed, limit=need)
+    out = rank(pool_state(ids, classes, human, d), settings, x)
+    return np.array([int(q.item_id) for q in out.items[:need]]), out.model
 
 
 def step_size(labeled: int) -> int:
@@ -177,38 +215,24 @@ def learning_curves(d: Data, seeds: int) -> None:
         grid = [g for g in GRID if g <= len(pool) * 0.8]
         full = default_learner().fit(x_all[pool], d.gold[pool])
         full_acc = float((full.predict(x_all[test]) == d.gold[test]).mean())
+        x_pool = x_all[pool]
         for name in CURVE_STRATEGIES:
             rng = np.random.default_rng(seed)
             labeled = list(rng.choice(pool, grid[0], replace=False))
             for k, g in enumerate(grid):
-                while True:  # refit, then label the next small step, up to the next grid point
-                    at_grid = len(labeled) == g
-                    y = d.gold[labeled]
-                    model = proba = None
-                    unl = np.setdiff1d(pool, labeled)
-                    if len(set(y)) >= 2 and (name != "random" or at_grid):
-                        model, proba = fit_proba(x_all[labeled], y, x_all[unl], classes)
-                    if at_grid:
-                        if model is None:
-                            acc = float(np.mean(d.gold[test] == pd.Series(y).mode()[0]))
-                        else:
-                            acc = float((model.predict(x_all[test]) == d.gold[test]).mean())
+                while True:  # rank, then label the next small step, up to the next grid point
+                    human = {int(i): d.gold[i] for i in labeled}
+                    last = len(labeled) == grid[-1]
+                    need = 0 if last else min(step_size(len(labeled)), grid[k + 1] - len(labeled))
+                    pick, model = top(pool, x_pool, classes, human, name, seed, need)
+                    if len(labeled) == g:
+                        if model is None:  # `random` trains no learner to rank
+                            y = d.gold[labeled]
+                            model = default_learner().fit(x_all[labeled], y)
+                        acc = float((model.predict(x_all[test]) == d.gold[test]).mean())
                         rows.append((seed, name, g, acc, full_acc))
-                        if k + 1 == len(grid):
+                        if last:
                             break
-                    need = min(step_size(len(labeled)), grid[k + 1] - len(labeled))
-                    if proba is None or name == "random":
-                        pick = rng.choice(unl, need, replace=False)
-                    else:
-                        s = Signals(
-                            proba,
-                            classes,
-                            np.full(len(unl), -1),
-                            np.full(len(unl), np.nan),
-                            x_all[unl],
-                            rng,
-                        )
-                        pick = unl[np.argsort(-STRATEGIES[name](s), kind="stable")[:need]]
                     labeled.extend(pick.tolist())
                     if len(labeled) == grid[k + 1]:
                         break
@@ -253,12 +277,9 @@ def error_discovery(d: Data, seeds: int) -> None:
     n = len(d.gold)
     x_all = text_features(d.texts)
     classes = sorted(set(d.gold) | set(d.llm))
-    llm_idx = np.array([classes.index(v) for v in d.llm])
-    conf = d.confidence if d.confidence is not None else np.full(n, np.nan)
-    agreement = np.full(n, np.nan)
     if d.others is not None:  # what the session derives from other models' stored proposals
         votes = [[o for o in row if isinstance(o, str) and o] for row in d.others]
-        agreement = np.array(
+        d.agreement = np.array(
             [
                 np.mean([o == lab for o in v]) if v else np.nan
                 for v, lab in zip(votes, d.llm, strict=True)
@@ -268,32 +289,15 @@ def error_discovery(d: Data, seeds: int) -> None:
     print(f"\n(b) finding LLM errors on {d.name}: {n} items, LLM error rate {rate:.3f}")
     results: dict[str, list[list[float]]] = {}
     batch = max(1, n // 100)
+    everything = np.arange(n)
     for seed in range(seeds):
         for name in ERROR_STRATEGIES:
             rng = np.random.default_rng(seed)
             reviewed: list[int] = list(rng.choice(n, batch, replace=False))
             while len(reviewed) < int(max(budgets) * n):
-                unl = np.setdiff1d(np.arange(n), reviewed)
-                y = d.gold[reviewed]
-                proba = None
-                if len(set(y)) >= 2 and len(reviewed) >= 10:
-                    _, proba = fit_proba(x_all[reviewed], y, x_all[unl], classes)
-                past = None
-                if name in ("disagreement", "hybrid"):  # as Selector.refit fills Signals.reviewed
-                    rv = np.array(reviewed)
-                    past = Reviewed(None, llm_idx[rv], conf[rv], agreement[rv], wrong[rv])
-                    if proba is not None and error_model_ready(past):
-                        past.proba = out_of_fold_proba(
-                            default_learner(), x_all[rv], y, classes, seed=len(rv)
-                        )
-                s = Signals(
-                    proba, classes, llm_idx[unl], conf[unl], x_all[unl], rng, agreement[unl], past
-                )
-                if proba is not None or name == "random":
-                    fn = STRATEGIES[name]
-                else:  # the live selector's cold start
-                    fn = STRATEGIES[cold_start(s)]
-                reviewed.extend(unl[np.argsort(-fn(s), kind="stable")[:batch]].tolist())
+                human = {int(i): d.gold[i] for i in reviewed}
+                pick, _ = top(everything, x_all, classes, human, name, seed, batch, d)
+                reviewed.extend(pick.tolist())
             results.setdefault(name, []).append(
                 [wrong[reviewed[: int(b * n)]].mean() / rate for b in budgets]
             )
@@ -327,6 +331,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--data")
+    ap.add_argument("--synthetic", type=int, metavar="ITEMS", help="a made-up pool this big")
+    ap.add_argument("--classes", type=int, default=6, help="intents of the made-up pool")
     ap.add_argument("--text", default="text")
     ap.add_argument("--gold", default="gold_label")
     ap.add_argument("--llm")
@@ -336,7 +342,10 @@ def main() -> None:
     ap.add_argument("--skip-errors", action="store_true", help="only (a)")
     ap.add_argument("--only", help="only the data sets whose name starts with this")
     args = ap.parse_args()
-    if args.data:
+    start = time.perf_counter()
+    if args.synthetic:
+        curves, errors = made_up(args.synthetic, args.classes)
+    elif args.data:
         df = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
         df = df.dropna(subset=[args.text, args.gold])
         d = Data(args.data, df[args.text].tolist(), df[args.gold].to_numpy())
@@ -363,6 +372,7 @@ def main() -> None:
     if not args.skip_errors:
         for d in errors:
             error_discovery(d, args.seeds)
+    print(f"\n{args.seeds} seed(s) in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ during most of them) the key-to-paint p95 was 132 ms with refits in a kernel thr
 with this worker. In a process of its own the refit only competes for a CPU, and only for CPU
 time the browser, the server and the kernel leave idle.
 
-One worker process serves every :class:`~llmlabel_widget.selector.Selector` of this Python
+One worker process serves every :class:`~llmlabel_widget.selection.shell.Selector` of this Python
 process and keeps each one's featurised pool between refits. It is a fresh interpreter running
 this module (``python -c "...serve()"``), not a ``multiprocessing`` child: ``spawn`` re-runs the
 parent's ``__main__`` in the child, so a plain script without an ``if __name__ == "__main__":``
@@ -32,11 +32,10 @@ import struct
 import subprocess
 import sys
 import threading
-from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .selector import QueueItem, SelectorStatus
+    from .selection.rank import QueueItem, SelectorStatus
     from .task import LabelTask
 
 NICE = 19  # where SCHED_IDLE is missing: below the interactive processes
@@ -239,31 +238,26 @@ def _answer(
     gone: list[str],
 ) -> list[tuple[str, Any]]:
     """One refit request's replies: the ranking and predictions in pieces, then the status."""
-    from .selector import Selector
+    from .selection.shell import FeatureCache, refit_once
 
     for k in gone:
         selectors.pop(k, None)
-    selector = selectors.get(key)
-    if selector is None:
+    held = selectors.get(key)
+    if held is None:
         if settings is None:  # a worker started after the selector's first request
             return [("error", "the worker does not know this selector")]
         try:
             loaded = pickle.loads(settings)  # noqa: S301 (from our parent)
         except Exception as exc:
             return [("unloadable", f"{type(exc).__name__}: {exc}")]
-        try:
-            selector = selectors[key] = Selector(**loaded, worker="thread")
-        except Exception as exc:
-            return [("error", f"{type(exc).__name__}: {exc}")]
+        held = selectors[key] = (loaded["settings"], FeatureCache(loaded["embeddings"]))
     try:
-        # refit() reads only the store's path and the task from its session
-        selector._session = SimpleNamespace(store=SimpleNamespace(path=store_path), task=task)
-        selector.refit()
+        out = refit_once(held[0], held[1], store_path, task)
     except Exception as exc:
         return [("error", f"{type(exc).__name__}: {exc}")]
-    ranking = selector._ranking
+    ranking = out.items
     # The learner's label is recorded with a decision; decisions come from the queue.
-    known = selector._predicted
+    known = out.predicted
     predicted = [(q.item_id, known[q.item_id]) for q in ranking if q.item_id in known]
     return [
         *(
@@ -274,5 +268,5 @@ def _answer(
             ("predicted", dict(predicted[i : i + PREDICTED_PIECE]))
             for i in range(0, len(predicted), PREDICTED_PIECE)
         ),
-        ("done", selector.status),
+        ("done", out.status),
     ]

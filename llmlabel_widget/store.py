@@ -627,6 +627,62 @@ class Store:
             "WHERE source != 'recorded' GROUP BY run_id ORDER BY started"
         )
 
+    # -- read model: the selector's state ---------------------------------------------------
+    def selector_state(self, *, texts: bool = True) -> pd.DataFrame:
+        """The pool as the selector ranks it, read on a private read-only connection.
+
+        See :meth:`read_selector_state`. A separate connection lets a refit thread read while
+        the kernel thread writes (WAL).
+        """
+        return self.read_selector_state(self.path, texts=texts)
+
+    @staticmethod
+    def read_selector_state(path: str | Path, *, texts: bool = True) -> pd.DataFrame:
+        """The selector's state of the store at ``path``, opened read-only (for the worker).
+
+        One row per item in pool order: ``item_id``, ``text``, ``human`` (the label list of
+        the current decision, NaN if none or a skip), ``skipped`` (the current decision is a
+        skip), ``llm`` and ``confidence`` (the latest valid non-trial proposal, NaN if none)
+        and ``agreement`` (share of the item's earlier valid answers, from other prompt
+        versions or models, that give the latest proposal's labels; NaN if none).
+        ``texts=False`` leaves out ``text`` (the largest part, needed only to featurise).
+        """
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        latest = (
+            "SELECT item_id, labels, confidence, MAX(seq) AS seq FROM proposals "
+            f"WHERE valid = 1 AND {NOT_TRIAL} GROUP BY item_id"
+        )
+        try:
+            columns = "item_id, text" if texts else "item_id"
+            items = pd.read_sql_query(f"SELECT {columns} FROM items ORDER BY seq", conn)
+            decisions = pd.read_sql_query(
+                f"WITH d AS ({_LATEST_DECISION}) "
+                "SELECT d.item_id, d.kind, e.labels FROM d JOIN events e ON e.seq = d.seq",
+                conn,
+            )
+            props = pd.read_sql_query(latest, conn)
+            others = pd.read_sql_query(
+                f"WITH last AS ({latest}) SELECT p.item_id, p.labels AS other, last.labels "
+                "FROM proposals p JOIN last USING (item_id) "
+                "WHERE p.valid = 1 AND p.seq < last.seq",
+                conn,
+            )
+        finally:
+            conn.close()
+        skip = decisions["kind"] == "skip"
+        human = decisions.loc[~skip, ["item_id", "labels"]].rename(columns={"labels": "human"})
+        out = items.merge(human, on="item_id", how="left")
+        out["skipped"] = out["item_id"].isin(decisions.loc[skip, "item_id"])
+        llm = props[["item_id", "labels", "confidence"]].rename(columns={"labels": "llm"})
+        out = out.merge(llm, on="item_id", how="left")
+        others["agree"] = others["other"] == others["labels"]
+        share = others.groupby("item_id")["agree"].mean().rename("agreement")
+        out = out.merge(share, left_on="item_id", right_index=True, how="left")
+        out["agreement"] = out["agreement"].astype(float)
+        out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
+        out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
+        return out
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error, so a write is all or nothing."""

@@ -24,11 +24,6 @@ MODULES = sorted(
     for p in PACKAGE.rglob("*.py")
     if p.name != "store.py" and "static" not in p.parts
 )
-# Modules other branches of issue 12 are moving SQL out of. strict: once they land, the
-# test passes, the XPASS fails the run, and the entry has to go.
-PENDING = {
-    "selector.py": "branch i12-sel moves its state query into a Store read model",
-}
 SQL = re.compile(
     r"\bSELECT\b[^\n]*\bFROM\b|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
     r"|\bDELETE\s+FROM\b|\bPRAGMA\s+\w+|\bCREATE\s+(?:TABLE|INDEX)\b|\bread_sql\w*\("
@@ -36,15 +31,7 @@ SQL = re.compile(
 )
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m, marks=pytest.mark.xfail(reason=PENDING[m], strict=True) if m in PENDING else ()
-        )
-        for m in MODULES
-    ],
-)
+@pytest.mark.parametrize("module", MODULES)
 def test_only_the_store_speaks_sql(module):
     source = (PACKAGE / module).read_text(encoding="utf-8")
     found = [m.group(0) for m in SQL.finditer(source)]

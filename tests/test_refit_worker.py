@@ -13,6 +13,7 @@ import pytest
 
 from llmlabel_widget import RecordedAnnotator, Selector, Session, refit_worker
 from llmlabel_widget import selector as selector_module
+from llmlabel_widget.store import Store
 
 
 def open_session(db, gwsd, task, selector: Selector) -> Session:
@@ -134,23 +135,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_decision_made_during_a_refit_stays_out_of_the_queue(db, gwsd, gwsd_task, gold):
+def test_a_decision_made_during_a_refit_stays_out_of_the_queue(
+    db, gwsd, gwsd_task, gold, monkeypatch
+):
     s = open_session(db, gwsd, gwsd_task, Selector(seed=2, worker="thread"))
     decide_from_queue(s, gold, 12)
     s.selector.wait(120)
     s.selector.debounce = 600  # no background refit from here on: only the one below
-    read_state = selector_module._read_state
+    read_state = Store.read_selector_state
     reading, release = threading.Event(), threading.Event()
 
-    def slow_read(path):
-        frame = read_state(path)
+    def slow_read(path, **options):
+        frame = read_state(path, **options)
         reading.set()
         release.wait(30)  # the user decides while the refit works on what it read
         return frame
 
     head = s.queue(1)[0].item_id
+    monkeypatch.setattr(Store, "read_selector_state", staticmethod(slow_read))
     try:
-        selector_module._read_state = slow_read
         refit = threading.Thread(target=s.selector.refit)
         refit.start()
         assert reading.wait(30)
@@ -158,7 +161,6 @@ def test_a_decision_made_during_a_refit_stays_out_of_the_queue(db, gwsd, gwsd_ta
         release.set()
         refit.join(30)
     finally:
-        selector_module._read_state = read_state
         if s.selector._timer is not None:
             s.selector._timer.cancel()
     assert s.selector.status.labels == 12  # the refit saw the store before the decision

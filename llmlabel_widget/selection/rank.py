@@ -1,0 +1,320 @@
+"""Ranking: a pure function from the pool's arrays and the settings to the review order.
+
+:func:`rank` trains the learner on the human labels, asks the acquisition strategy for
+scores, mixes in random audit slots and says why each item came up. It reads no store and
+keeps no state: the :class:`~llmlabel_widget.selection.shell.Selector` (live, in a thread
+or in the worker process) and ``bench/active_learning.py`` call the same function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from .error_model import error_model_ready
+from .learner import default_learner, fit_multi_label, fit_single_label, out_of_fold_proba
+from .signals import Reviewed, Signals
+from .strategies import STRATEGIES, Strategy, cold_start
+
+QUEUE_LIMIT = 5000  # the queue never needs more than this between refits
+AUDIT_REASON = "random audit (unbiased check of the LLM)"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One item to review next, and why."""
+
+    item_id: str
+    strategy: str
+    reason: str
+    score: float
+    audit: bool = False
+    propensity: float | None = None
+
+    def context(self) -> dict[str, Any]:
+        """What to record with the decision (for honest metrics later)."""
+        return {
+            "strategy": self.strategy,
+            "reason": self.reason,
+            "audit": self.audit,
+            "propensity": self.propensity,
+        }
+
+
+@dataclass
+class SelectorStatus:
+    """What the last refit did."""
+
+    trained: bool = False
+    labels: int = 0
+    classes: int = 0
+    strategy: str = ""
+    note: str = "not fitted yet"
+    refit_seconds: float | None = None
+    refits: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PoolState:
+    """The pool as arrays, one row per item in pool order (the Store's selector state).
+
+    ``human`` and ``llm`` hold each item's label list, or ``None``; ``skipped`` marks items
+    whose current decision is a skip.
+    """
+
+    ids: np.ndarray
+    texts: list[str]
+    human: np.ndarray  # object: list of labels, or None (undecided)
+    skipped: np.ndarray  # bool
+    llm: np.ndarray  # object: list of labels, or None (no valid proposal)
+    llm_confidence: np.ndarray  # float, NaN where unknown
+    llm_agreement: np.ndarray  # float, NaN where unknown
+    classes: list[str]
+    multi_label: bool = False
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, classes: list[str], multi_label: bool) -> PoolState:
+        """From ``Store.selector_state()``'s frame (``texts`` empty if it has no ``text``)."""
+        n = len(frame)
+
+        def labels(col: str) -> np.ndarray:
+            out = np.empty(n, dtype=object)
+            out[:] = [v if isinstance(v, list) else None for v in frame[col]]
+            return out
+
+        return cls(
+            ids=frame["item_id"].to_numpy().astype(str).astype(object),
+            texts=frame["text"].tolist() if "text" in frame else [],
+            human=labels("human"),
+            skipped=frame["skipped"].to_numpy(bool) & frame["human"].isna().to_numpy(),
+            llm=labels("llm"),
+            llm_confidence=frame["confidence"].to_numpy(float),
+            llm_agreement=frame["agreement"].to_numpy(float),
+            classes=list(classes),
+            multi_label=multi_label,
+        )
+
+
+@dataclass
+class Settings:
+    """How to rank (see :class:`~llmlabel_widget.selection.shell.Selector`)."""
+
+    strategy: str = "hybrid"
+    estimator: Any = None
+    explore: float = 0.1
+    min_labels: int = 10
+    distill: bool = False
+    seed: int = 0
+    limit: int = QUEUE_LIMIT
+
+
+@dataclass
+class Ranking:
+    """What :func:`rank` returns: the review order with reasons, and what the learner did."""
+
+    items: list[QueueItem]
+    predicted: dict[str, str]  # the learner's label for each open item (single-label tasks)
+    status: SelectorStatus
+    model: Any = None  # the fitted learner (single-label tasks), or None
+
+
+def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
+    """Rank the open items of ``state`` for review; skipped items wait at the back.
+
+    ``features`` are the learner's features for every item of the pool (rows as in
+    ``state``), or ``None`` when there are none; strategies that do not learn ignore them.
+    """
+    chosen = STRATEGIES[settings.strategy]
+    decided = np.array([h is not None for h in state.human], dtype=bool)
+    skipped = state.skipped & ~decided
+    open_idx = np.flatnonzero(~decided & ~skipped)
+    rng = np.random.default_rng([settings.seed, int(decided.sum())])
+    llm_idx = _label_index(state.llm, state.classes)
+    reviewed = None
+    if chosen.needs_reviewed and not state.multi_label:
+        reviewed = _reviewed(state, decided, llm_idx)
+    model = proba = None
+    # one copy of the open rows (the pool's largest array), for the learner and the strategy
+    x_open = None if features is None or not chosen.learns else features[open_idx]
+    if chosen.learns:
+        model, proba, note = _fit_predict(state, settings, features, x_open, decided, rng, reviewed)
+    else:
+        note = f"{chosen.name}: no learner"
+    signals = Signals(
+        proba=proba,
+        classes=state.classes,
+        llm_label=llm_idx[open_idx],
+        llm_confidence=state.llm_confidence[open_idx],
+        llm_agreement=state.llm_agreement[open_idx],
+        features=x_open,
+        rng=rng,
+        reviewed=reviewed,
+    )
+    used = STRATEGIES[cold_start(signals)] if proba is None and chosen.needs_learner else chosen
+    scores = _scores(used, signals) if len(open_idx) else np.array([])
+    predicted: dict[str, str] = {}
+    if proba is not None and not state.multi_label:
+        best = np.asarray(state.classes)[proba.argmax(axis=1)]
+        predicted = dict(zip(state.ids[open_idx].tolist(), best.tolist(), strict=True))
+    items = _order(state.ids[open_idx], scores, signals, used, settings, rng)
+    if items and used.learns:
+        first = items[0]
+        items[0] = QueueItem(
+            first.item_id,
+            first.strategy,
+            f"{first.reason} · {note}",
+            first.score,
+            first.audit,
+            first.propensity,
+        )
+    back = [  # skipped items wait at the back of the queue, in pool order
+        QueueItem(str(i), "skipped", "skipped earlier", 0.0)
+        for i in state.ids[skipped][: max(0, settings.limit - len(items))]
+    ]
+    humans = {tuple(h) for h in state.human[decided]}
+    status = SelectorStatus(
+        trained=proba is not None,
+        labels=int(decided.sum()),
+        classes=len(humans),
+        strategy=used.name,
+        note=note,
+    )
+    return Ranking(items + back, predicted, status, model)
+
+
+def _scores(used: Strategy, signals: Signals) -> np.ndarray:
+    """The strategy's scores, checked: one float per open item."""
+    n = len(signals.llm_label)
+    try:
+        scores = np.asarray(used.score(signals), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"strategy {used.name!r} must return numbers, one per open item") from exc
+    if scores.shape != (n,):
+        raise ValueError(
+            f"strategy {used.name!r} returned scores of shape {scores.shape}; "
+            f"expected one per open item, ({n},)"
+        )
+    return scores
+
+
+def _label_index(llm: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Index into ``classes`` of each item's (first) LLM label, -1 if none."""
+    where = {c: i for i, c in enumerate(classes)}
+    return np.array([where.get(v[0], -1) if v else -1 for v in llm], dtype=int)
+
+
+def _reviewed(state: PoolState, decided: np.ndarray, llm_idx: np.ndarray) -> Reviewed:
+    """The decided items' LLM signals and whether the LLM was wrong (``proba`` filled later)."""
+    idx = np.flatnonzero(decided)
+    wrong = np.array(
+        [
+            m is not None and list(state.human[i]) != list(m)
+            for i, m in zip(idx, state.llm[idx], strict=True)
+        ],
+        dtype=bool,
+    )
+    return Reviewed(None, llm_idx[idx], state.llm_confidence[idx], state.llm_agreement[idx], wrong)
+
+
+def _fit_predict(
+    state: PoolState,
+    settings: Settings,
+    features: Any,
+    x_open: Any,
+    decided: np.ndarray,
+    rng: np.random.Generator,
+    reviewed: Reviewed | None,
+) -> tuple[Any, np.ndarray | None, str]:
+    """Train the learner and predict the open items: (model, probabilities, note).
+
+    With ``reviewed`` (single-label tasks, enough reviewed LLM errors and hits for the
+    error model), also fill ``reviewed.proba`` with out-of-fold probabilities.
+    """
+    n = int(decided.sum())
+    if features is None:
+        return None, None, "no usable text features (empty or identical texts): not learning"
+    x_idx = np.flatnonzero(decided)
+    y = [state.human[i] for i in x_idx]
+    weights = np.ones(len(x_idx))
+    if settings.distill:
+        extra = np.flatnonzero(np.array([v is not None for v in state.llm]) & ~decided)
+        x_idx = np.concatenate([x_idx, extra])
+        y += [state.llm[i] for i in extra]
+        conf = np.nan_to_num(state.llm_confidence[extra], nan=0.5)
+        weights = np.concatenate([weights, conf])
+    distinct = {tuple(v) for v in y}
+    if n < max(2, settings.min_labels) or len(distinct) < 2:
+        why = f"cold start: {n} human label(s)"
+        if n and len(distinct) < 2:
+            why += ", one class only"
+        return None, None, why + "; ranking by LLM doubt (confidence, other models), else diversity"
+    est = clone(settings.estimator) if settings.estimator is not None else default_learner()
+    classes = state.classes
+    x = features[x_idx]
+    if state.multi_label:
+        proba = fit_multi_label(est, x, y, x_open, classes)
+        return None, proba, f"learner trained on {n} human labels (multi-label)"
+    flat = [v[0] for v in y]
+    model, proba = fit_single_label(est, x, flat, x_open, classes, weights)
+    if reviewed is not None and error_model_ready(reviewed):
+        # human labels only (not distilled LLM labels), rows in the order of `decided`
+        reviewed.proba = out_of_fold_proba(
+            model, x[:n], flat[:n], classes, seed=int(rng.integers(2**31))
+        )
+    note = f"learner trained on {n} human labels"
+    unseen = len(classes) - len(model.classes_)
+    if unseen > 0:
+        note += f" ({unseen} label(s) never seen yet)"
+    return model, proba, note
+
+
+def _order(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    s: Signals,
+    used: Strategy,
+    settings: Settings,
+    rng: np.random.Generator,
+) -> list[QueueItem]:
+    """Order by score; every slot is a random audit pick with probability ``explore``.
+
+    Each item's propensity is the probability that its slot took it: ``explore / n`` for an
+    audit pick, ``1 - explore + explore / n`` for a ranked one.
+    """
+    n_open = len(ids)
+    if n_open == 0:
+        return []
+    order = np.argsort(-scores, kind="stable")
+    audit_order = rng.permutation(n_open)
+    explore = settings.explore if used.explores else 0.0
+    taken = np.zeros(n_open, dtype=bool)
+    out: list[QueueItem] = []
+    cap = min(n_open, settings.limit)
+    oi = ai = 0  # read positions in the ranked and in the audit order
+    while len(out) < cap:
+        audit = rng.random() < explore
+        if audit:
+            while ai < n_open and taken[audit_order[ai]]:
+                ai += 1
+            audit = ai < n_open
+        if not audit:
+            while oi < n_open and taken[order[oi]]:
+                oi += 1
+            if oi == n_open:
+                break
+        pos = int(audit_order[ai] if audit else order[oi])
+        taken[pos] = True
+        score = float(scores[pos])
+        if audit:
+            item = QueueItem(str(ids[pos]), "audit", AUDIT_REASON, score, True, explore / n_open)
+        else:
+            reason = used.reason(s, pos, score)
+            propensity = (1 - explore) + explore / n_open
+            item = QueueItem(str(ids[pos]), used.name, reason, score, False, propensity)
+        out.append(item)
+    return out
