@@ -29,7 +29,12 @@ def _loop() -> asyncio.AbstractEventLoop:
     with _lock:
         loop = _state.get("loop")
         thread = _state.get("thread")
-        if loop is None or _state.get("pid") != os.getpid() or not thread.is_alive():
+        if (
+            loop is None
+            or thread is None
+            or _state.get("pid") != os.getpid()
+            or not thread.is_alive()
+        ):
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="llmlabel-loop", daemon=True)
             thread.start()
@@ -77,7 +82,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def _stop() -> None:
     with _lock:
         loop, thread = _state.get("loop"), _state.get("thread")
-        if loop is None or _state.get("pid") != os.getpid():
+        if loop is None or thread is None or _state.get("pid") != os.getpid():
             return
         _state.clear()
     loop.call_soon_threadsafe(loop.stop)

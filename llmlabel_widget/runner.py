@@ -161,7 +161,7 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _progress_bar(total: int, annotator: object) -> Any:
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]
+    from tqdm.auto import tqdm
 
     name = getattr(annotator, "model", None) or type(annotator).__name__
     return tqdm(total=total, desc=f"proposing ({name})", unit="item")

@@ -350,7 +350,7 @@ class Session:
                 "this session has no annotator: Session.open(..., annotator=OpenAIAnnotator(...)) "
                 "or RecordedAnnotator(...) for recorded labels"
             )
-        return self.annotator  # type: ignore[no-any-return]
+        return self.annotator
 
     def _to_propose(
         self, ids: Iterable[ItemId] | None, sample: int | None, seed: int

@@ -91,7 +91,9 @@ async def atry_prompt(
     return PromptTrial(version=version, spec=spec, report=report, scores=scores, items=items)
 
 
-def render_prompt(session: Session, item_id: ItemId, changes: Mapping[str, Any]) -> list[dict]:
+def render_prompt(
+    session: Session, item_id: ItemId, changes: Mapping[str, Any]
+) -> list[dict[str, str]]:
     """The chat messages the draft sends for one item, demonstrations included."""
     key = session._existing(item_id)
     annotator = trial_annotator(session, changes)

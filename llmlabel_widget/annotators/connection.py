@@ -20,6 +20,8 @@ if hasattr(openai, "DefaultHttpx2Client"):
 else:  # pragma: no cover - openai 1.x/2.x
     from httpx import Response as HTTPResponse  # type: ignore[assignment]
 
+__all__ = ["HTTPResponse"]  # openai.py casts raw responses to the client's own class
+
 # An endpoint that refuses connections or does not resolve stops the run after this many
 # connection attempts (before the first request), or this many items failing in a row.
 CONNECT_ATTEMPTS = 3

@@ -600,7 +600,9 @@ class OpenAIAnnotator:
         completion = (self._cap() or BUDGET_MAX_TOKENS) * int(params.get("n", 1))
         return self.cost(prompt, completion) or 0.0
 
-    async def _create(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict:
+    async def _create(
+        self, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> dict[str, Any]:
         # The client's documented generic `post` (its "custom requests" API): same endpoint,
         # auth, retries and timeouts as `chat.completions.create`, but without re-walking the
         # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.

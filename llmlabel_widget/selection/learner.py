@@ -53,7 +53,7 @@ def pool_features(
 ROW_SPACE_MAX = 1500  # above this many training rows, the eigendecomposition costs more
 
 
-class RowSpaceLogistic(LogisticRegression):
+class RowSpaceLogistic(LogisticRegression):  # type: ignore[misc]
     """L2 logistic regression fitted in the span of its training rows: the same model, faster.
 
     With an L2 penalty the best weights are a combination of the training rows (the
@@ -95,7 +95,8 @@ class RowSpaceLogistic(LogisticRegression):
             lam, u = np.linalg.eigh(gram.toarray() if sparse.issparse(gram) else gram)
             keep = lam > max(lam.max(), 1e-300) * 1e-10
             lam, u = lam[keep], u[:, keep]
-            solver = self.solver  # on few dense columns Newton-CG needs a handful of steps
+            # on few dense columns Newton-CG needs a handful of steps
+            solver: str = self.solver  # type: ignore[has-type]
             self.solver = "newton-cg" if solver == "lbfgs" else solver
             try:
                 super().fit(u * np.sqrt(lam), y, sample_weight=sample_weight)
