@@ -404,6 +404,8 @@ class Labeler(anywidget.AnyWidget):
         self._memo = {}
         try:
             current = self._current_view()
+            if current is not None:  # before painting: a restarted kernel resumes on this item
+                self._session.set_resume_point(self._annotator, current["item_id"])
             # The item goes out alone, so the view can paint it while the kernel works out
             # the queue preview and the progress line (a few ms on a big pool).
             with self.hold_sync():
@@ -415,8 +417,6 @@ class Labeler(anywidget.AnyWidget):
             with self.hold_sync():
                 self.queue_preview = self._preview_list(current)
                 self.progress = self._progress()
-            if current is not None:  # so a restarted kernel resumes on this very item
-                self._session.set_resume_point(self._annotator, current["item_id"])
         finally:
             self._memo = {}
 
