@@ -10,10 +10,24 @@ import numpy as np
 import pandas as pd
 
 from .metrics import wilson_interval
+from .storage import StoreBackend
 from .store import DECISION_KINDS
 from .task import LabelTask
 
 STATES = ("pending", "proposed", "invalid", "skipped", "decided")
+
+
+def read_annotations(
+    store: StoreBackend, task: LabelTask, *, with_meta: bool = True
+) -> pd.DataFrame:
+    """:func:`annotations_frame` of what ``store`` holds now."""
+    return annotations_frame(
+        store.items_frame(),
+        store.latest_proposals(),
+        store.live_events(),
+        task,
+        with_meta=with_meta,
+    )
 
 
 def annotations_frame(

@@ -7,6 +7,7 @@ runner passes each batch, with the responses it came from, to one ``persist`` fu
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
@@ -14,8 +15,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _loop
-from .annotators.base import Annotator, Demo, Item, Proposal, RunReport
+from . import _loop, reading
+from .annotators.base import Annotator, Demo, Estimate, Item, Proposal, RunReport
 from .storage import StoreBackend
 from .task import LabelTask
 
@@ -53,6 +54,83 @@ class PendingCache:
         """The responses kept since the last call (and forget them)."""
         taken, self._pending = self._pending, {}
         return taken
+
+
+class Proposer:
+    """Runs annotators over one store's items; everything they propose is stored here.
+
+    ``wrote`` is called after each write (the session's idle checkpointer).
+    """
+
+    def __init__(self, store: StoreBackend, task: LabelTask, wrote: Callable[[], None]) -> None:
+        self.store = store
+        self.task = task
+        self._wrote = wrote
+
+    def store_rows(
+        self, rows: Sequence[Mapping[str, Any]], responses: Mapping[str, Mapping[str, Any]]
+    ) -> int:
+        """The one place proposals are stored: with the responses they came from, at once."""
+        added = self.store.add_proposals(rows, responses)
+        self._wrote()
+        return added
+
+    def persist(self, proposals: list[Proposal], responses: dict[str, dict[str, Any]]) -> None:
+        self.store_rows([p.to_row() for p in proposals], responses)
+
+    def pending(
+        self, annotator: Annotator, keys: Sequence[str] | None, sample: int | None, seed: int
+    ) -> tuple[list[str], int]:
+        """Ids lacking a proposal of the annotator's prompt version, and how many had one."""
+        return pending_ids(self.store, annotator.version(self.task), keys, sample, seed)
+
+    def items(self, ids: Sequence[str]) -> list[Item]:
+        texts = self.store.texts(ids)
+        return [(i, texts[i]) for i in ids]
+
+    def demos(self, annotator: object) -> list[Demo]:
+        """Decided items as few-shot demonstrations, read only for an annotator that wants them."""
+        if not getattr(annotator, "wants_demos", False):
+            return []
+        return reading.demo_pool(reading.read_annotations(self.store, self.task, with_meta=False))
+
+    def cache(self) -> PendingCache:
+        return PendingCache(self.store.cache_get)
+
+    def estimate(self, annotator: Annotator, ids: Sequence[str]) -> Estimate:
+        return annotator.estimate(self.items(ids), self.task, self.cache(), self.demos(annotator))
+
+    async def arun(
+        self,
+        annotator: Annotator,
+        wanted: list[str],
+        skipped: int,
+        *,
+        progress: bool,
+        run_prefix: str = "",
+        on_progress: Callable[[RunReport], None] | None = None,
+    ) -> RunReport:
+        """:func:`run` over ``wanted``, storing here; at the end, checkpoint the store."""
+        return await run(
+            annotator,
+            self.items(wanted),
+            self.task,
+            self.cache(),
+            self.persist,
+            demos=self.demos(annotator),
+            skipped=skipped,
+            progress=progress,
+            run_prefix=run_prefix,
+            on_progress=on_progress,
+            on_end=self._ended,
+        )
+
+    def _ended(self, report: RunReport) -> None:
+        """Remember what the server rejected; put the run's proposals into the store file."""
+        if report.degraded:
+            known = json.loads(self.store.get_meta("degraded") or "{}")
+            self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
+        self.store.checkpoint()
 
 
 async def run(

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import export, reading, runner, trials
+from . import export, reading, runner
 from ._checkpoint import IdleCheckpointer
-from .annotators.base import Annotator, Demo, Estimate, Proposal, RunReport
+from .annotators.base import Annotator, Estimate, RunReport
 from .ingest import (
     AddPlan,
     AddReport,
@@ -36,36 +34,20 @@ from .ingest import (
     validate_frame,
 )
 from .metrics import quality_table
-from .prompt_lab import PromptTrial
-from .prompts import PromptSpec
 from .reading import STATES
+from .recording import Decision, Recorder, reviewer_name
 from .selector import QueueItem, Selector
 from .store import Store
 from .task import LabelTask
+from .trials import PromptTrials
 
 if TYPE_CHECKING:
-    from .annotators.openai import OpenAIAnnotator
+    pass
 
 ItemId = str | int
 # Once decisions pause this long, the write-ahead log is copied into the .labels.db file.
 CHECKPOINT_AFTER = 1.0
 __all__ = ["STATES", "AddReport", "Decision", "Session", "content_hash"]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A recorded reviewer decision, as returned by :meth:`Session.decide`."""
-
-    seq: int
-    item_id: str
-    kind: str
-    labels: tuple[str, ...]
-    reviewer: str
-
-    @property
-    def annotator(self) -> str:
-        """Deprecated name of :attr:`reviewer` (the human who decided)."""
-        return self.reviewer
 
 
 def _default_user() -> str:
@@ -77,7 +59,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session:
+class Session(PromptTrials):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -112,6 +94,11 @@ class Session:
         self.last_add: AddReport | None = None
         self._closed = False
         self._checkpointer = IdleCheckpointer(store.checkpoint, CHECKPOINT_AFTER, str(store.path))
+        wrote = self._checkpointer.wrote
+        self._proposer = runner.Proposer(store, task, wrote)
+        self._recorder = Recorder(
+            store, task, wrote=wrote, predict=self._predict, changed=self._changed
+        )
         _OPEN.add(self)
 
     # -- opening and adding ----------------------------------------------------------------
@@ -177,7 +164,7 @@ class Session:
             self.last_add = report
         return report
 
-    # -- decisions -------------------------------------------------------------------------
+    # -- decisions (see .recording) ---------------------------------------------------------
     def decide(
         self,
         item_id: ItemId,
@@ -194,17 +181,8 @@ class Session:
         proposal, ``correct`` when it differs, and ``label`` when there was no proposal.
         ``reviewer`` defaults to the session's user (``annotator=`` is its old name).
         """
-        key = self._existing(item_id)
-        if label is None:
-            raise ValueError("decide() needs a label; use accept() to take the LLM's proposal")
-        labels = self.task.validate(label)
-        proposal = self.store.latest_proposal(key)
-        if proposal is not None and proposal["valid"]:
-            kind = "accept" if set(proposal["labels"]) == set(labels) else "correct"
-        else:
-            kind = "label"
-        who = _reviewer(reviewer, annotator)
-        return self._record(key, kind, labels, who, note, proposal, context)
+        who = self._who(reviewer, annotator)
+        return self._recorder.decide(item_id, label, who, note, context)
 
     def accept(
         self,
@@ -216,13 +194,7 @@ class Session:
         annotator: str | None = None,
     ) -> Decision:
         """Accept the item's latest valid LLM proposal as the reviewer's label."""
-        key = self._existing(item_id)
-        proposal = self.store.latest_proposal(key)
-        if proposal is None or not proposal["valid"]:
-            raise ValueError(f"item {key!r} has no valid LLM proposal to accept")
-        labels = tuple(proposal["labels"])
-        who = _reviewer(reviewer, annotator)
-        return self._record(key, "accept", labels, who, note, proposal, context)
+        return self._recorder.accept(item_id, self._who(reviewer, annotator), note, context)
 
     def skip(
         self,
@@ -234,9 +206,7 @@ class Session:
         annotator: str | None = None,
     ) -> Decision:
         """Skip an item (it goes to the back of the queue)."""
-        key = self._existing(item_id)
-        who = _reviewer(reviewer, annotator)
-        return self._record(key, "skip", (), who, note, None, context)
+        return self._recorder.skip(item_id, self._who(reviewer, annotator), note, context)
 
     def note(
         self,
@@ -248,11 +218,7 @@ class Session:
         annotator: str | None = None,
     ) -> Decision:
         """Attach a free-text note to an item (undoable like a decision)."""
-        key = self._existing(item_id)
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("a note must be a non-empty string")
-        who = _reviewer(reviewer, annotator)
-        return self._record(key, "note", (), who, text, None, context)
+        return self._recorder.note(item_id, text, self._who(reviewer, annotator), context)
 
     def undo(
         self, *, reviewer: str | None = None, via: str | None = None, annotator: str | None = None
@@ -263,87 +229,36 @@ class Session:
         ``undo(via="labeler")`` cancels only what was done in a Labeler, never a scripted
         ``decide()`` made under the same name. Returns the cancelled event (``seq``,
         ``item_id``, ``kind``), or None if there is nothing left to undo.
-
-        Examples
-        --------
-        >>> session.undo(reviewer="alice")  # doctest: +SKIP
-        {'seq': 12, 'item_id': 'r7', 'kind': 'accept'}
         """
-        who = self._who(_reviewer(reviewer, annotator))
-        undone = self.store.undo_last(who, via=via)
-        if undone is not None:
-            self._checkpointer.wrote()
-            if self._live:
-                self._selector.undone(undone["item_id"])
-        return undone
+        return self._recorder.undo(self._who(reviewer, annotator), via)
 
-    def _record(
-        self,
-        key: str,
-        kind: str,
-        labels: tuple[str, ...],
-        reviewer: str | None,
-        note: str | None,
-        proposal: Mapping[str, Any] | None,
-        context: Mapping[str, Any] | None,
-    ) -> Decision:
-        who = self._who(reviewer)
-        if note is not None and not isinstance(note, str):
-            raise ValueError("note must be a string")
-        if kind in ("accept", "correct", "label"):
-            # what the learner predicted before seeing the answer (its learning curve),
-            # whenever it has a prediction: after any refit, however it was started
-            context = {**self._selector.prediction()(key), **(context or {})} or None
-        seq = self.store.add_event(
-            key,
-            who,
-            kind,
-            labels=labels if kind not in ("skip", "note") else None,
-            note=note,
-            proposal_seq=None if proposal is None else proposal["seq"],
-            context=context,
-        )
-        self._checkpointer.wrote()
-        if self._live and kind == "skip":
+    def _who(self, reviewer: str | None, annotator: str | None = None) -> str:
+        return reviewer_name(reviewer, annotator, self.user)
+
+    def _predict(self, key: str) -> dict[str, Any]:
+        """What the learner predicts for the item now (recorded with a labelling decision)."""
+        return self._selector.prediction()(key)
+
+    def _changed(self, key: str, kind: str) -> None:
+        """A decision reaches the selector once it ranks (see :meth:`queue`)."""
+        if not self._live or kind == "note":
+            return
+        if kind == "skip":
             self._selector.skipped(key)
-        elif self._live and kind != "note":
+        elif kind == "undo":
+            self._selector.undone(key)
+        else:
             self._selector.notify(key)
-        return Decision(seq=seq, item_id=key, kind=kind, labels=labels, reviewer=who)
 
-    def _who(self, reviewer: str | None) -> str:
-        """The name a decision is recorded under: ``reviewer``, or the session's user."""
-        who = self.user if reviewer is None else reviewer
-        if not isinstance(who, str) or not who.strip():
-            raise ValueError(f"reviewer must be a non-empty string, got {who!r}")
-        return who
-
-    def _existing(self, item_id: ItemId) -> str:
-        key = item_key(item_id)
-        if not self.store.has_item(key):
-            raise KeyError(f"unknown item id {key!r}: it is not in this session's store")
-        return key
-
-    # -- proposals -----------------------------------------------------------------------------
+    # -- proposals (see .runner) ------------------------------------------------------------
     def add_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> int:
         """Store LLM proposals (dicts with item_id, labels, valid, source, ...)."""
-        return self._store_proposals(list(proposals), {})
-
-    def _store_proposals(
-        self, rows: Sequence[Mapping[str, Any]], responses: Mapping[str, Mapping[str, Any]]
-    ) -> int:
-        """The one place proposals are stored: with the responses they came from, at once."""
-        added = self.store.add_proposals(rows, responses)
-        self._checkpointer.wrote()
-        return added
-
-    def _persist(self, proposals: list[Proposal], responses: dict[str, dict[str, Any]]) -> None:
-        self._store_proposals([p.to_row() for p in proposals], responses)
+        return self._proposer.store_rows(list(proposals), {})
 
     def proposal(self, item_id: ItemId) -> dict[str, Any] | None:
         """The latest LLM proposal for an item, or None."""
-        return self.store.latest_proposal(self._existing(item_id))
+        return self.store.latest_proposal(self._recorder.existing(item_id))
 
-    # -- asking the LLM annotator ---------------------------------------------------------------
     def _annotator(self) -> Annotator:
         if self.annotator is None:
             raise ValueError(
@@ -355,24 +270,8 @@ class Session:
     def _to_propose(
         self, ids: Iterable[ItemId] | None, sample: int | None, seed: int
     ) -> tuple[list[str], int]:
-        """Ids still lacking a proposal of the annotator's prompt version, and how many had one."""
-        keys = None if ids is None else [self._existing(i) for i in ids]
-        version = self._annotator().version(self.task)
-        return runner.pending_ids(self.store, version, keys, sample, seed)
-
-    def _demos(self, annotator: object) -> list[Demo]:
-        """Decided items as few-shot demonstrations, read only for an annotator that wants them."""
-        if not getattr(annotator, "wants_demos", False):
-            return []
-        return reading.demo_pool(self._annotations(with_meta=False))
-
-    def _items(self, ids: Sequence[str]) -> list[tuple[str, str]]:
-        texts = self.store.texts(ids)
-        return [(i, texts[i]) for i in ids]
-
-    def _estimate(self, annotator: Annotator, ids: Sequence[str]) -> Estimate:
-        cache = runner.PendingCache(self.store.cache_get)
-        return annotator.estimate(self._items(ids), self.task, cache, self._demos(annotator))
+        keys = None if ids is None else [self._recorder.existing(i) for i in ids]
+        return self._proposer.pending(self._annotator(), keys, sample, seed)
 
     def estimate(
         self, ids: Iterable[ItemId] | None = None, *, sample: int | None = None, seed: int = 0
@@ -385,7 +284,7 @@ class Session:
         Estimate(items=1302, requests=1302, cached=0, prompt_tokens=..., cost=0.05, ...)
         """
         wanted, _ = self._to_propose(ids, sample, seed)
-        return self._estimate(self._annotator(), wanted)
+        return self._proposer.estimate(self._annotator(), wanted)
 
     def propose(
         self,
@@ -415,145 +314,7 @@ class Session:
         """Async twin of :meth:`propose`."""
         annotator = self._annotator()
         wanted, skipped = self._to_propose(ids, sample, seed)
-        return await self._arun(annotator, wanted, skipped, progress=progress)
-
-    async def _arun(
-        self,
-        annotator: Annotator,
-        wanted: list[str],
-        skipped: int,
-        *,
-        progress: bool,
-        run_prefix: str = "",
-        on_progress: Callable[[RunReport], None] | None = None,
-    ) -> RunReport:
-        return await runner.run(
-            annotator,
-            self._items(wanted),
-            self.task,
-            runner.PendingCache(self.store.cache_get),
-            self._persist,
-            demos=self._demos(annotator),
-            skipped=skipped,
-            progress=progress,
-            run_prefix=run_prefix,
-            on_progress=on_progress,
-            on_end=self._run_ended,
-        )
-
-    def _run_ended(self, report: RunReport) -> None:
-        """Remember what the server rejected; put the run's proposals into the store file."""
-        if report.degraded:
-            known = json.loads(self.store.get_meta("degraded") or "{}")
-            self.store.set_meta("degraded", json.dumps({**known, **report.degraded}))
-        self.store.checkpoint()
-
-    # -- prompt trials (see .trials) --------------------------------------------------------------
-    def try_prompt(
-        self,
-        *,
-        instructions: str | None = None,
-        descriptions: Mapping[str, str] | None = None,
-        prompt: PromptSpec | None = None,
-        model: str | None = None,
-        shots: int | None = None,
-        demonstrations: str | None = None,
-        chain_of_thought: bool | None = None,
-        temperature: float | None = None,
-        ids: Iterable[ItemId] | None = None,
-        sample: int | None = None,
-        seed: int = 0,
-        progress: bool = True,
-    ) -> PromptTrial:
-        """Run a draft prompt on the human-labelled items (or ``ids``/a ``sample``) and score it.
-
-        Anything left as None keeps the session annotator's setting. Only items without an
-        answer of this exact version are sent (an unchanged version costs nothing), and
-        trial answers never replace the proposals the labeling view shows.
-
-        Examples
-        --------
-        >>> trial = session.try_prompt(instructions="Sarcasm is criticism.")  # doctest: +SKIP
-        >>> trial.scores["accuracy"], trial.scores["n"]                       # doctest: +SKIP
-        """
-        changes: dict[str, Any] = {
-            "instructions": instructions,
-            "descriptions": descriptions,
-            "prompt": prompt,
-            "model": model,
-            "shots": shots,
-            "demonstrations": demonstrations,
-            "chain_of_thought": chain_of_thought,
-            "temperature": temperature,
-        }
-        return runner.run_blocking(
-            self.atry_prompt(ids=ids, sample=sample, seed=seed, progress=progress, **changes)
-        )
-
-    async def atry_prompt(
-        self,
-        *,
-        ids: Iterable[ItemId] | None = None,
-        sample: int | None = None,
-        seed: int = 0,
-        progress: bool = True,
-        on_progress: Callable[[RunReport], None] | None = None,
-        **changes: Any,
-    ) -> PromptTrial:
-        """Async twin of :meth:`try_prompt` (cancel the task to stop; finished answers stay)."""
-        return await trials.atry_prompt(
-            self,
-            changes,
-            ids=ids,
-            sample=sample,
-            seed=seed,
-            progress=progress,
-            on_progress=on_progress,
-        )
-
-    def render_prompt(self, item_id: ItemId, **changes: Any) -> list[dict[str, str]]:
-        """The exact chat messages a draft prompt (same options as :meth:`try_prompt`) sends
-        for one item, demonstrations included.
-
-        Examples
-        --------
-        >>> session.render_prompt("r17", instructions="...", shots=2)  # doctest: +SKIP
-        """
-        return trials.render_prompt(self, item_id, changes)
-
-    def estimate_prompt(
-        self,
-        *,
-        ids: Iterable[ItemId] | None = None,
-        sample: int | None = None,
-        seed: int = 0,
-        **changes: Any,
-    ) -> Estimate:
-        """What :meth:`try_prompt` with these options would send and cost, before sending."""
-        return trials.estimate_prompt(self, changes, ids=ids, sample=sample, seed=seed)
-
-    def prompt_versions(self) -> pd.DataFrame:
-        """Every prompt version tried or used, with its agreement on the human labels.
-
-        Agreement is recomputed against the current human labels, with a 95% Wilson interval,
-        the number of items scored and how many of them leaked in as demonstrations.
-        """
-        return trials.prompt_versions(self)
-
-    def compare(self, v1: str, v2: str) -> pd.DataFrame:
-        """Items whose LLM label differs between versions ``v1`` and ``v2``: fixed or broke."""
-        return trials.compare(self, v1, v2)
-
-    def promote(self, version: str) -> OpenAIAnnotator:
-        """Make ``version`` the session's annotator; ``propose()`` then fills the pool with it.
-
-        Items the trial already answered are not sent again: their answers come from the
-        response cache.
-        """
-        annotator = trials.promoted_annotator(self, version)
-        self.annotator = annotator
-        self.store.set_meta("promoted", version)
-        return annotator
+        return await self._proposer.arun(annotator, wanted, skipped, progress=progress)
 
     # -- quality -------------------------------------------------------------------------------
     def metrics(self, **options: Any) -> pd.DataFrame:
@@ -598,14 +359,7 @@ class Session:
         return self._annotations()
 
     def _annotations(self, *, with_meta: bool = True) -> pd.DataFrame:
-        store = self.store
-        return reading.annotations_frame(
-            store.items_frame(),
-            store.latest_proposals(),
-            store.live_events(),
-            self.task,
-            with_meta=with_meta,
-        )
+        return reading.read_annotations(self.store, self.task, with_meta=with_meta)
 
     def items(self, state: str | None = None) -> pd.DataFrame:
         """The annotations rows, optionally only those in one state.
@@ -732,23 +486,11 @@ class Session:
         return Path(self.store.path)
 
     def has_item(self, item_id: ItemId) -> bool:
-        """Whether the item id is in this session's pool.
-
-        Examples
-        --------
-        >>> session.has_item("r1")  # doctest: +SKIP
-        True
-        """
+        """Whether the item id is in this session's pool."""
         return self.store.has_item(item_key(item_id))
 
     def item(self, item_id: ItemId) -> dict[str, Any] | None:
-        """One item's ``text`` and ``meta`` (a dict), or None if the id is not in the pool.
-
-        Examples
-        --------
-        >>> session.item("r1")["text"]  # doctest: +SKIP
-        'Great value.'
-        """
+        """One item's ``text`` and ``meta`` (a dict), or None if the id is not in the pool."""
         return self.store.item(item_key(item_id))
 
     def is_decided(self, item_id: ItemId) -> bool:
@@ -758,13 +500,7 @@ class Session:
     def decision_counts(self) -> dict[str, int]:
         """Items whose current decision is each kind (``accept``, ``correct``, ``label``, ``skip``).
 
-        One query over the event log; pass it to :meth:`agreement` to save a second one.
-
-        Examples
-        --------
-        >>> session.decision_counts()  # doctest: +SKIP
-        {'accept': 12, 'skip': 2}
-        """
+        One query over the event log; pass it to :meth:`agreement` to save a second one."""
         return self.store.decision_counts()
 
     def pool_size(self) -> int:
@@ -772,13 +508,7 @@ class Session:
         return self.store.count_items()
 
     def resume_point(self, reviewer: str) -> str | None:
-        """The item ``reviewer`` last had on screen, if it is still in the pool and undecided.
-
-        Examples
-        --------
-        >>> session.resume_point("alice")  # doctest: +SKIP
-        'r17'
-        """
+        """The item ``reviewer`` last had on screen, if it is still in the pool and undecided."""
         item_id = self.store.get_meta(f"labeler:{reviewer}:current")
         if item_id and self.store.has_item(item_id) and not self.store.is_decided(item_id):
             return item_id
@@ -795,27 +525,14 @@ class Session:
         """Call ``fn()`` (from a background thread) after each refit reorders the queue.
 
         ``remove=True`` stops calling it; removing from a closed session is harmless.
-
-        Examples
-        --------
-        >>> session.on_queue_changed(lambda: print(session.queue(1)))  # doctest: +SKIP
         """
-        if remove:
-            if self._selector is not None:
-                self._selector.on_refit(fn, remove=True)
-            return
-        self.selector.on_refit(fn)
+        self._selector.on_refit(fn, remove=remove)
 
     def reader(self) -> Session:
         """A second session on the same store file, with its own connection, for reading.
 
         For computing off the kernel's thread (charts, estimates) while this one records
         decisions. The caller closes it.
-
-        Examples
-        --------
-        >>> with session.reader() as r:  # doctest: +SKIP
-        ...     frame = r.annotations
         """
         return Session(Store(self.store.path), self.task, user=self.user)
 
@@ -863,13 +580,6 @@ def _open(
             store.remove_files()
         raise
     return session
-
-
-def _reviewer(reviewer: str | None, annotator: str | None) -> str | None:
-    """``reviewer=``, or its deprecated name ``annotator=`` (not both, unless equal)."""
-    if annotator is not None and reviewer is not None and annotator != reviewer:
-        raise TypeError("pass the reviewer's name once, as reviewer= (annotator= is its old name)")
-    return reviewer if reviewer is not None else annotator
 
 
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed

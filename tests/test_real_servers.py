@@ -253,7 +253,7 @@ def test_server_gone_mid_run_stops_after_a_few_items(db, gwsd, gwsd_task):
             if report.done >= 10 and server._httpd is not None:  # done grows per stored batch
                 server.stop()
 
-        await s._arun(ann, list(data["id"]), 0, progress=False, on_progress=stop_after_ten)
+        await s._proposer.arun(ann, list(data["id"]), 0, progress=False, on_progress=stop_after_ten)
 
     with pytest.raises(EndpointUnreachable, match=server.base_url):
         asyncio.run(run())

@@ -659,12 +659,15 @@ class Counter:
         return view
 
 
-async def one_refit(session: Session) -> None:
-    """Make one decision and wait until the selector's refit has reached its listeners."""
+async def one_refit(session: Session, counter: Counter, until: str) -> None:
+    """Make one decision and wait until the selector's refit has reached ``until``'s listener
+    (and so every listener registered before it)."""
     item = session.queue(1)[0].item_id
     session.decide(item, "agree", annotator="script")
     await asyncio.to_thread(session.selector.wait)
-    for _ in range(20):  # listeners hop back onto this loop with call_soon_threadsafe
+    for _ in range(6000):  # listeners hop back onto this loop with call_soon_threadsafe
+        if counter.seen[until]:
+            break
         await asyncio.sleep(0.01)
 
 
@@ -679,7 +682,7 @@ def test_close_removes_the_labelers_listener(proposed):
         closed.close()  # twice is harmless
         assert closed.comm is None
         assert kept.comm is not None
-        await one_refit(proposed)
+        await one_refit(proposed, counter, "kept")
 
     asyncio.run(main())
     assert counter.seen == {"kept": 1, "closed": 0}
@@ -693,7 +696,7 @@ def test_rerunning_a_cell_leaves_one_live_labeler(proposed):
     async def main() -> list[Labeler]:
         views = [counter.watch(Labeler(proposed, annotator="alice"), f"run {i}") for i in range(3)]
         counter.watch(Labeler(proposed, annotator="bob"), "bob")  # another reviewer's view
-        await one_refit(proposed)
+        await one_refit(proposed, counter, "run 2")
         return views
 
     views = asyncio.run(main())
