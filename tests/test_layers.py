@@ -66,7 +66,9 @@ def test_the_store_implements_the_written_down_interface():
         assert list(ours.parameters) == list(spec.parameters), name
 
 
-@pytest.mark.parametrize("module", ["base.py", "openai.py", "recorded.py", "parse.py"])
+@pytest.mark.parametrize(
+    "module", ["base.py", "openai.py", "recorded.py", "parse.py", "request.py", "response.py"]
+)
 def test_annotators_see_no_session_and_no_store(module):
     tree = ast.parse((PACKAGE / "annotators" / module).read_text(encoding="utf-8"))
     imported = {
