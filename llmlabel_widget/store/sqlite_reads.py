@@ -1,5 +1,8 @@
-"""The SQLite store's read models: item states, the open queue, live events, the frames
-the views and the estimators read, and the selector's state (read by the refit worker too)."""
+"""The SQLite store's read models: the queries behind every frame, count and state it returns.
+
+Item states, the open queue, live events, the frames the views and the estimators read, and
+the selector's state (read by the refit worker too, on its own read-only connection).
+"""
 
 from __future__ import annotations
 
