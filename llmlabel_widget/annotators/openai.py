@@ -10,11 +10,7 @@ never exceeded, cost, and a quick stop when the server cannot be reached at all.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import logging
 import os
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
@@ -30,14 +26,17 @@ from .connection import (
     CONNECT_ATTEMPTS,
     Clients,
     EndpointUnreachable,
-    HTTPResponse,
     cannot_connect,
     probe,
     split_credentials,
     unreachable,
     without_credentials,
 )
-from .parse import combine, parse_choice
+from .request import BUDGET_MAX_TOKENS, _cache_key, degrade, post_chat
+from .request import CACHE_FORMAT as CACHE_FORMAT  # re-exported: older imports name this module
+from .request import OPTIONAL_PARAMS as OPTIONAL_PARAMS
+from .request import _schema as _schema
+from .response import note_ignored, read_answers, tokens
 
 
 class _HasTask(Protocol):
@@ -45,8 +44,6 @@ class _HasTask(Protocol):
 
 
 TaskLike = LabelTask | _HasTask  # a task, or anything holding one (a Session)
-
-log = logging.getLogger(__name__)
 
 # USD per 1M tokens (input, output): OpenAI list prices, standard tier, as published in 2025.
 # Override or extend with OpenAIAnnotator(prices={...}); unknown models cost None (not 0).
@@ -61,20 +58,6 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-5": (1.25, 10.00),
 }
 ConfidenceMethod = Literal["auto", "logprob", "self-consistency", "verbalised"]
-# max_tokens before max_completion_tokens: a server that rejects one of the pair (OpenAI's
-# reasoning models reject max_tokens) keeps the other.
-OPTIONAL_PARAMS = (
-    "response_format",
-    "top_logprobs",
-    "logprobs",
-    "n",
-    "max_tokens",
-    "max_completion_tokens",
-)
-CACHE_FORMAT = 1
-# With a cost budget every request needs a bound on its cost, so it carries a cap on the
-# answer's tokens: this one unless max_tokens= says otherwise (answers here are ~30-150).
-BUDGET_MAX_TOKENS = 1024
 
 
 @dataclass
@@ -340,23 +323,6 @@ class OpenAIAnnotator:
                     params[name] = cap
         return params
 
-    def _degrade(self, exc: openai.BadRequestError, params: Mapping[str, Any]) -> bool:
-        """Drop the optional parameter a server rejected; True if there was one to drop."""
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error", body) if isinstance(body.get("error", body), dict) else body
-        named = str(error.get("param") or "")
-        message = str(exc.message)
-        for param in OPTIONAL_PARAMS:
-            quoted = re.search(rf"['\"`]{param}['\"`]", message) is not None
-            if param in params and (named == param or quoted):
-                if param == "response_format" and "response_format" in self.degraded:
-                    self.degraded["response_format:json_object"] = exc.message[:200]
-                else:
-                    self.degraded[param] = f"rejected by the server: {exc.message[:200]}"
-                log.warning("server rejected %s; continuing without it", param)
-                return True
-        return False
-
     # -- estimate -------------------------------------------------------------------------------
     def estimate(
         self,
@@ -519,54 +485,22 @@ class OpenAIAnnotator:
         run: _Run,
     ) -> Proposal:
         messages, demo_ids = self._messages(task, picker, item_id, text)
-        reserved = 0.0
-        while True:
-            params = self._params(task)
-            key = _cache_key(self.model, messages, params)
-            response = cache.get(key)
-            cached = response is not None
-            if response is None:
-                if run.probe is None:
-                    run.probe = asyncio.ensure_future(probe(self._clients.get(), self.base_url))
-                await asyncio.shield(run.probe)  # one probe per run, shared by the workers
-                reserved = await run.budget.reserve(self._max_cost(messages, params))
-                try:
-                    response = await self._create(messages, params)
-                except openai.BadRequestError as exc:
-                    run.budget.release(reserved, refused=True)
-                    if self._degrade(exc, params):
-                        continue
-                    raise
-                except openai.APIStatusError:
-                    run.budget.release(reserved, cost=0.0)  # an error answer is not billed
-                    raise
-                except BaseException:
-                    run.budget.release(reserved)  # a timeout may have been billed: the most
-                    raise
-            break
+        params, key, response, reserved = await self._fetch(task, cache, messages, run)
+        cached = reserved is None
         choices = response.get("choices") or []
-        if "logprobs" in params and not cached and choices and not choices[0].get("logprobs"):
-            self.degraded.setdefault("logprobs", "the server returned no logprobs")
-        if "n" in params and len(choices) < params["n"]:
-            self.degraded.setdefault("n", f"asked for {params['n']} samples, got {len(choices)}")
-        answers = [
-            parse_choice(task, (c.get("message") or {}).get("content"), c.get("logprobs"))
-            for c in choices
-        ] or [parse_choice(task, "", None)]
-        result = combine(answers, self_consistency="n" in params and len(choices) > 1)
-        usage = response.get("usage") or {}
-        p_tok = 0 if cached else int(usage.get("prompt_tokens") or 0)
-        c_tok = 0 if cached else int(usage.get("completion_tokens") or 0)
+        note_ignored(self.degraded, params, choices, cached=cached)
+        result = read_answers(task, params, choices)
+        p_tok, c_tok = tokens(response, cached=cached)
         cost = self.cost(p_tok, c_tok)
-        if not cached:
+        if reserved is None:
+            report.cached += 1
+        else:
             report.requests += 1
             report.prompt_tokens += p_tok
             report.completion_tokens += c_tok
             report.cost += cost or 0.0
             # without usage figures the request counts at the most it could have cost
-            run.budget.release(reserved, cost=cost if usage else None)
-        else:
-            report.cached += 1
+            run.budget.release(reserved, cost=cost if response.get("usage") else None)
         proposal = Proposal(
             item_id=item_id,
             labels=result.labels,
@@ -591,6 +525,39 @@ class OpenAIAnnotator:
             cache.put(key, response)
         return proposal
 
+    async def _fetch(
+        self,
+        task: LabelTask,
+        cache: ResponseCache,
+        messages: list[dict[str, str]],
+        run: _Run,
+    ) -> tuple[dict[str, Any], str, dict[str, Any], float | None]:
+        """``(params, cache key, response, budget reserved)``: from the cache (reserved None)
+        or from the server, dropping each optional parameter the server rejects."""
+        while True:
+            params = self._params(task)
+            key = _cache_key(self.model, messages, params)
+            response = cache.get(key)
+            if response is not None:
+                return params, key, response, None
+            if run.probe is None:
+                run.probe = asyncio.ensure_future(probe(self._clients.get(), self.base_url))
+            await asyncio.shield(run.probe)  # one probe per run, shared by the workers
+            reserved = await run.budget.reserve(self._max_cost(messages, params))
+            try:
+                return params, key, await self._create(messages, params), reserved
+            except openai.BadRequestError as exc:
+                run.budget.release(reserved, refused=True)
+                if degrade(exc, params, self.degraded):
+                    continue
+                raise
+            except openai.APIStatusError:
+                run.budget.release(reserved, cost=0.0)  # an error answer is not billed
+                raise
+            except BaseException:
+                run.budget.release(reserved)  # a timeout may have been billed: the most
+                raise
+
     # -- budgets ----------------------------------------------------------------------------------
     def _max_cost(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> float:
         """The most a request can cost: every prompt byte a token, every answer at the cap."""
@@ -603,56 +570,5 @@ class OpenAIAnnotator:
     async def _create(
         self, messages: list[dict[str, str]], params: dict[str, Any]
     ) -> dict[str, Any]:
-        # The client's documented generic `post` (its "custom requests" API): same endpoint,
-        # auth, retries and timeouts as `chat.completions.create`, but without re-walking the
-        # typed parameters (a nested JSON schema) on every call, measured at ~1.5 ms a request.
-        # The body comes back as the server sent it: that is what the cache stores.
         body = {"model": self.model, "messages": messages, **params}
-        post: Any = self._clients.get().post  # the async or the sync client's
-        if self._async:
-            raw = await post("/chat/completions", body=body, cast_to=HTTPResponse)
-        else:  # a user's sync client: keep the event loop free while it blocks
-            raw = await asyncio.to_thread(
-                post, "/chat/completions", body=body, cast_to=HTTPResponse
-            )
-        try:
-            data = raw.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise openai.APIResponseValidationError(
-                response=raw, body=raw.text[:500], message="the response is not a JSON object"
-            )
-        return data
-
-
-def _cache_key(model: str, messages: list[dict[str, str]], params: Mapping[str, Any]) -> str:
-    payload = json.dumps(
-        {"format": CACHE_FORMAT, "model": model, "messages": messages, "params": dict(params)},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _schema(labels: Sequence[str], multi_label: bool) -> dict[str, Any]:
-    label_schema: dict[str, Any] = {"type": "string", "enum": list(labels)}
-    key = "labels" if multi_label else "label"
-    prop = {"type": "array", "items": label_schema} if multi_label else label_schema
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": "annotation",
-            "strict": True,
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "rationale": {"type": "string"},
-                    key: prop,
-                    "confidence": {"type": "number"},
-                },
-                "required": ["rationale", key, "confidence"],
-                "additionalProperties": False,
-            },
-        },
-    }
+        return await post_chat(self._clients.get(), self._async, body)

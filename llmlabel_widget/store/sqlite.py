@@ -1,4 +1,4 @@
-"""SQLite event store: items, LLM proposals and human decisions, append-only.
+"""The SQLite store: items, LLM proposals and human decisions, append-only.
 
 Nothing is ever updated in place: a decision, a skip, a note and an undo are each a new row in
 ``events``; an undo names the event it cancels. The current state of an item is derived from
@@ -18,126 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from .task import DECISION_KINDS as DECISION_KINDS  # re-exported: defined once, in task.py
-
-APP_ID = "llmlabel-widget"
-SCHEMA_VERSION = 1
-# Raw model output kept per proposal, in characters. A longer answer (a model that rambles
-# or loops) is cut here and ends with RAW_TRUNCATED saying how long it was.
-MAX_RAW = 20_000
-RAW_TRUNCATED = "\n[truncated by llmlabel-widget: the first {kept:,} of {total:,} characters]"
-EVENT_KINDS = (*DECISION_KINDS, "note", "undo")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    seq INTEGER PRIMARY KEY,
-    item_id TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    meta TEXT,
-    added_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS proposals (
-    seq INTEGER PRIMARY KEY,
-    item_id TEXT NOT NULL,
-    labels TEXT,
-    valid INTEGER NOT NULL,
-    rationale TEXT,
-    confidence REAL,
-    confidence_method TEXT,
-    match TEXT,
-    source TEXT NOT NULL,
-    model TEXT,
-    prompt_version TEXT,
-    raw TEXT,
-    problem TEXT,
-    demos TEXT,
-    run_id TEXT,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    cost REAL,
-    cached INTEGER,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS proposals_item ON proposals(item_id, prompt_version);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    item_id TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    labels TEXT,
-    note TEXT,
-    proposal_seq INTEGER,
-    undoes INTEGER,
-    context TEXT,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_annotator ON events(annotator, seq);
-CREATE INDEX IF NOT EXISTS events_undoes ON events(undoes);
-CREATE INDEX IF NOT EXISTS events_item ON events(item_id);
-CREATE TABLE IF NOT EXISTS prompt_versions (
-    version TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cache (
-    key TEXT PRIMARY KEY,
-    response TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS usage (
-    seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    model TEXT,
-    requests INTEGER NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost REAL NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-
-
-def cap_raw(raw: str | None, limit: int = MAX_RAW) -> str | None:
-    """``raw`` cut to ``limit`` characters, with a marker saying how long it was.
-
-    Examples
-    --------
-    >>> cap_raw("abcdef", 4)
-    'abcd\\n[truncated by llmlabel-widget: the first 4 of 6 characters]'
-    """
-    if raw is None or len(raw) <= limit:
-        return raw
-    return raw[:limit] + RAW_TRUNCATED.format(kept=limit, total=len(raw))
-
-
-def _cacheable(response: Mapping[str, Any]) -> bool:
-    """False when an answer in this chat completion is longer than ``MAX_RAW``."""
-    for choice in response.get("choices") or ():
-        content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
-        if isinstance(content, str) and len(content) > MAX_RAW:
-            return False
-    return True
-
-
-# The newest not-undone decision per item (SQLite returns the bare columns of the MAX row).
-_LATEST_DECISION = (
-    "SELECT item_id, kind, MAX(seq) AS seq FROM events e "
-    "WHERE kind IN ('accept', 'correct', 'label', 'skip') "
-    "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) GROUP BY item_id"
-)
-# Prompt trials (runs whose id starts "trial-") are scored separately and never become the
-# proposal an item shows, until their version is promoted and proposed for real.
-TRIAL_PREFIX = "trial-"
-NOT_TRIAL = f"(run_id IS NULL OR run_id NOT LIKE '{TRIAL_PREFIX}%')"
-_LATEST_PROPOSAL = (
-    f"SELECT item_id, valid, MAX(seq) AS seq FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id"
-)
-
-
-class StoreError(ValueError):
-    """The file is not a usable llmlabel-widget store, or it can not be written."""
+from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
+from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
+from .sqlite_schema import check_schema, create_schema
 
 
 def _cause(exc: sqlite3.Error) -> str:
@@ -158,7 +41,7 @@ def _cause(exc: sqlite3.Error) -> str:
     return text
 
 
-class Store:
+class Store(SQLiteReadModels):
     """One SQLite file holding a labeling session.
 
     Every write is one transaction, committed (and, with ``synchronous=FULL``, on disk)
@@ -189,59 +72,19 @@ class Store:
             raise StoreError(f"can not open store {self.path}: {_cause(exc)}") from exc
         try:
             if existed:
-                self._check_ours()
+                check_schema(self._conn, self.path)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             if not existed:
                 with self.transaction() as conn:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO meta VALUES (?, ?)",
-                        [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION))],
-                    )
+                    create_schema(conn)
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(f"can not use store {self.path}: {_cause(exc)}") from exc
         except BaseException:
             self._conn.close()
             raise
-
-    def _check_ours(self) -> None:
-        try:
-            rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            if "no such table" not in str(exc):
-                raise
-            raise StoreError(
-                f"{self.path} is an SQLite file but not an llmlabel-widget store; "
-                "pass a new file name to start a session"
-            ) from exc
-        if rows.get("app") != APP_ID:
-            raise StoreError(f"{self.path} is an SQLite file but not an llmlabel-widget store")
-        raw_version = rows.get("schema_version", "0")
-        try:
-            version = int(raw_version)
-        except (TypeError, ValueError):
-            raise StoreError(
-                f"{self.path} has an unreadable store schema version {raw_version!r}"
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has store schema version {version}, newer than this "
-                f"llmlabel-widget understands ({SCHEMA_VERSION}); upgrade llmlabel-widget"
-            )
-        # A damaged page shows up here, at open, instead of in a later read. quick_check
-        # skips the index-content comparison of integrity_check: milliseconds per MB.
-        problems = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)").fetchall()]
-        if problems != ["ok"]:
-            raise StoreError(
-                f"{self.path} is damaged: {'; '.join(problems)}. Restore it from a backup "
-                "(the data written before the damage can often be recovered with "
-                "`sqlite3 FILE .recover`)."
-            )
 
     # -- plumbing ------------------------------------------------------------------------
     def transaction(self) -> _Transaction:
@@ -281,14 +124,6 @@ class Store:
                 self._conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
         busy, log, done = row
         return not busy and log == done
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query and return all rows."""
-        return self._conn.execute(sql, params).fetchall()
-
-    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """Run a read query and return a DataFrame."""
-        return pd.read_sql_query(sql, self._conn, params=list(params))
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -540,148 +375,6 @@ class Store:
                 (row[1], annotator, row[0], time.time()),
             )
         return {"seq": row[0], "item_id": row[1], "kind": row[2]}
-
-    def state_counts(self) -> dict[str, int]:
-        """Number of items in each state (see ``Session.items``), computed in SQL."""
-        rows = self.query(
-            f"WITH d AS ({_LATEST_DECISION}), p AS ({_LATEST_PROPOSAL}) "
-            "SELECT CASE WHEN d.kind = 'skip' THEN 'skipped' "
-            "WHEN d.kind IS NOT NULL THEN 'decided' WHEN p.valid = 1 THEN 'proposed' "
-            "WHEN p.valid = 0 THEN 'invalid' ELSE 'pending' END AS state, COUNT(*) "
-            "FROM items i LEFT JOIN d USING (item_id) LEFT JOIN p USING (item_id) "
-            "GROUP BY state"
-        )
-        return {str(k): int(v) for k, v in rows}
-
-    def open_items(self, n: int) -> list[str]:
-        """Up to ``n`` undecided, unskipped item ids in pool order, then skipped ones."""
-        fresh = self.query(
-            f"WITH d AS ({_LATEST_DECISION}) SELECT i.item_id FROM items i "
-            "LEFT JOIN d USING (item_id) WHERE d.kind IS NULL ORDER BY i.seq LIMIT ?",
-            (n,),
-        )
-        out = [r[0] for r in fresh]
-        if len(out) < n:
-            skipped = self.query(
-                f"WITH d AS ({_LATEST_DECISION}) SELECT item_id FROM d "
-                "WHERE kind = 'skip' ORDER BY seq LIMIT ?",
-                (n - len(out),),
-            )
-            out += [r[0] for r in skipped]
-        return out
-
-    def decision_counts(self) -> dict[str, int]:
-        """Items whose current decision is each kind (accept, correct, label, skip)."""
-        rows = self.query(f"SELECT kind, COUNT(*) FROM ({_LATEST_DECISION}) GROUP BY kind")
-        return {str(k): int(v) for k, v in rows}
-
-    def is_decided(self, item_id: str) -> bool:
-        """Whether the item's current decision is a label (not a skip, not undone)."""
-        row = self._conn.execute(
-            f"SELECT kind FROM ({_LATEST_DECISION}) WHERE item_id = ?", (item_id,)
-        ).fetchone()
-        return row is not None and row[0] != "skip"
-
-    def live_events(self) -> pd.DataFrame:
-        """All events that have not been undone, oldest first (undo rows excluded)."""
-        return self.frame(
-            "SELECT e.seq, e.item_id, e.annotator, e.kind, e.labels, e.note, "
-            "e.proposal_seq, e.context, e.created_at FROM events e "
-            "WHERE e.kind != 'undo' AND NOT EXISTS "
-            "(SELECT 1 FROM events u WHERE u.undoes = e.seq) ORDER BY e.seq"
-        )
-
-    def count_events(self) -> int:
-        """Number of rows in the event log (undo rows included)."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-
-    # -- read models ---------------------------------------------------------------------
-    def items_frame(self) -> pd.DataFrame:
-        """Every item's ``item_id, text, meta`` (metadata as a JSON line), in pool order."""
-        return self.frame("SELECT item_id, text, meta FROM items ORDER BY seq")
-
-    def latest_proposals(self) -> pd.DataFrame:
-        """Each item's newest proposal (trials excluded), columns named ``llm_*``.
-
-        Columns: ``item_id, llm_label`` (JSON list), ``llm_valid, llm_confidence,
-        llm_confidence_method, llm_match, llm_rationale, llm_source, llm_model,
-        prompt_version, llm_raw, llm_problem``.
-        """
-        return self.frame(
-            "SELECT p.item_id, p.labels AS llm_label, p.valid AS llm_valid, "
-            "p.confidence AS llm_confidence, p.confidence_method AS llm_confidence_method, "
-            "p.match AS llm_match, p.rationale AS llm_rationale, p.source AS llm_source, "
-            "p.model AS llm_model, p.prompt_version, p.raw AS llm_raw, "
-            "p.problem AS llm_problem FROM proposals p "
-            f"JOIN (SELECT MAX(seq) AS m FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id) l "
-            "ON p.seq = l.m"
-        )
-
-    def usage(self) -> pd.DataFrame:
-        """Requests, tokens and cost per annotator run (cache hits excluded), oldest first."""
-        return self.frame(
-            "SELECT run_id, model, prompt_version, "
-            "SUM(NOT cached) AS requests, SUM(cached) AS cached, "
-            "SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, "
-            "SUM(cost) AS cost, MIN(created_at) AS started FROM proposals "
-            "WHERE source != 'recorded' GROUP BY run_id ORDER BY started"
-        )
-
-    # -- read model: the selector's state ---------------------------------------------------
-    def selector_state(self, *, texts: bool = True) -> pd.DataFrame:
-        """The pool as the selector ranks it, read on a private read-only connection.
-
-        See :meth:`read_selector_state`. A separate connection lets a refit thread read while
-        the kernel thread writes (WAL).
-        """
-        return self.read_selector_state(self.path, texts=texts)
-
-    @staticmethod
-    def read_selector_state(path: str | Path, *, texts: bool = True) -> pd.DataFrame:
-        """The selector's state of the store at ``path``, opened read-only (for the worker).
-
-        One row per item in pool order: ``item_id``, ``text``, ``human`` (the label list of
-        the current decision, NaN if none or a skip), ``skipped`` (the current decision is a
-        skip), ``llm`` and ``confidence`` (the latest valid non-trial proposal, NaN if none)
-        and ``agreement`` (share of the item's earlier valid answers, from other prompt
-        versions or models, that give the latest proposal's labels; NaN if none).
-        ``texts=False`` leaves out ``text`` (the largest part, needed only to featurise).
-        """
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        latest = (
-            "SELECT item_id, labels, confidence, MAX(seq) AS seq FROM proposals "
-            f"WHERE valid = 1 AND {NOT_TRIAL} GROUP BY item_id"
-        )
-        try:
-            columns = "item_id, text" if texts else "item_id"
-            items = pd.read_sql_query(f"SELECT {columns} FROM items ORDER BY seq", conn)
-            decisions = pd.read_sql_query(
-                f"WITH d AS ({_LATEST_DECISION}) "
-                "SELECT d.item_id, d.kind, e.labels FROM d JOIN events e ON e.seq = d.seq",
-                conn,
-            )
-            props = pd.read_sql_query(latest, conn)
-            others = pd.read_sql_query(
-                f"WITH last AS ({latest}) SELECT p.item_id, p.labels AS other, last.labels "
-                "FROM proposals p JOIN last USING (item_id) "
-                "WHERE p.valid = 1 AND p.seq < last.seq",
-                conn,
-            )
-        finally:
-            conn.close()
-        skip = decisions["kind"] == "skip"
-        human = decisions.loc[~skip, ["item_id", "labels"]].rename(columns={"labels": "human"})
-        out = items.merge(human, on="item_id", how="left")
-        out["skipped"] = out["item_id"].isin(decisions.loc[skip, "item_id"])
-        llm = props[["item_id", "labels", "confidence"]].rename(columns={"labels": "llm"})
-        out = out.merge(llm, on="item_id", how="left")
-        others["agree"] = others["other"] == others["labels"]
-        share = others.groupby("item_id")["agree"].mean().rename("agreement")
-        out = out.merge(share, left_on="item_id", right_index=True, how="left")
-        out["agreement"] = out["agreement"].astype(float)
-        out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
-        out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
-        return out
 
 
 class _Transaction:

@@ -1,0 +1,50 @@
+"""What every store backend shares: limits on stored text, trial run ids, event kinds, errors.
+
+Nothing here speaks SQL; the SQLite backend (and a PostgreSQL one later) builds on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..task import DECISION_KINDS as DECISION_KINDS  # re-exported: defined once, in task.py
+
+APP_ID = "llmlabel-widget"
+SCHEMA_VERSION = 1
+# Raw model output kept per proposal, in characters. A longer answer (a model that rambles
+# or loops) is cut here and ends with RAW_TRUNCATED saying how long it was.
+MAX_RAW = 20_000
+RAW_TRUNCATED = "\n[truncated by llmlabel-widget: the first {kept:,} of {total:,} characters]"
+EVENT_KINDS = (*DECISION_KINDS, "note", "undo")
+
+
+def cap_raw(raw: str | None, limit: int = MAX_RAW) -> str | None:
+    """``raw`` cut to ``limit`` characters, with a marker saying how long it was.
+
+    Examples
+    --------
+    >>> cap_raw("abcdef", 4)
+    'abcd\\n[truncated by llmlabel-widget: the first 4 of 6 characters]'
+    """
+    if raw is None or len(raw) <= limit:
+        return raw
+    return raw[:limit] + RAW_TRUNCATED.format(kept=limit, total=len(raw))
+
+
+def _cacheable(response: Mapping[str, Any]) -> bool:
+    """False when an answer in this chat completion is longer than ``MAX_RAW``."""
+    for choice in response.get("choices") or ():
+        content = (choice.get("message") or {}).get("content") if isinstance(choice, dict) else None
+        if isinstance(content, str) and len(content) > MAX_RAW:
+            return False
+    return True
+
+
+# Prompt trials (runs whose id starts "trial-") are scored separately and never become the
+# proposal an item shows, until their version is promoted and proposed for real.
+TRIAL_PREFIX = "trial-"
+
+
+class StoreError(ValueError):
+    """The file is not a usable llmlabel-widget store, or it can not be written."""
