@@ -10,10 +10,6 @@ import llmlabel_widget
 PACKAGE = Path(llmlabel_widget.__file__).parent
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
-# Modules still allowed over MAX_MODULE_LINES (their functions must still be short).
-TOO_LONG_FOR_NOW = {
-    "session.py",  # being split in issue 12
-}
 
 
 def _modules() -> dict[str, str]:
@@ -39,7 +35,7 @@ def test_no_module_is_over_600_lines():
     long = {
         name: len(source.splitlines())
         for name, source in _modules().items()
-        if len(source.splitlines()) > MAX_MODULE_LINES and name not in TOO_LONG_FOR_NOW
+        if len(source.splitlines()) > MAX_MODULE_LINES
     }
     assert long == {}, f"split these modules by job (lines): {long}"
 
@@ -51,13 +47,6 @@ def test_no_function_is_over_80_lines():
         if (found := _long_functions(source, MAX_FUNCTION_LINES))
     }
     assert long == {}, f"split these functions (name, lines): {long}"
-
-
-def test_the_allowed_exceptions_are_still_too_long():
-    # Once a module is split, take it off the list, so that it stays small.
-    modules = _modules()
-    lengths = {name: len(modules[name].splitlines()) for name in TOO_LONG_FOR_NOW}
-    assert all(n > MAX_MODULE_LINES for n in lengths.values()), lengths
 
 
 def test_the_checks_find_long_units():
