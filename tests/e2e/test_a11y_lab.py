@@ -1,0 +1,75 @@
+"""Accessibility (issue 13): axe-core finds no serious or critical violations in the Labeler,
+the Dashboard and PromptLab, in JupyterLab's light and dark themes.
+
+axe's ``color-contrast`` rule (serious) checks that small text has a contrast of at least 4.5:1
+against its background, so the contrast line of the issue is part of the same check.
+"""
+
+from __future__ import annotations
+
+import pytest
+from a11y import axe_violations, describe, set_theme
+from lab_harness import JS_ERROR_OUTPUTS, UI_TIMEOUT_MS, Lab, goto_notebook, run_all, write_notebook
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+NOTEBOOK = [
+    """\
+from llmlabel_widget import (Dashboard, LabelTask, Labeler, OpenAIAnnotator, PromptLab,
+                             RecordedAnnotator, Session, datasets)
+from llmlabel_widget.testing import FakeOpenAIServer
+
+df = datasets.load("gwsd_climate_stance_gpt4o").head(80)
+gold = dict(zip(df["text"], df["gold_label"]))
+server = FakeOpenAIServer(gold, accuracy=0.7, seed=3).start()
+task = LabelTask(
+    labels={
+        "agree": "the sentence agrees that climate change is a serious concern",
+        "neutral_or_disagree": "neutral, or disagrees that it is a serious concern",
+    },
+)
+session = Session.open("a11y.labels.db", data=df[["id", "text"]], task=task,
+                       annotator=RecordedAnnotator(
+                           df[["id", "llm_label"]].rename(columns={"llm_label": "label"})))
+session.propose(progress=False)
+for i, g in zip(df["id"][:30], df["gold_label"][:30]):
+    session.decide(i, g, annotator="e2e")
+session.annotator = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="not-needed")
+session.try_prompt(progress=False)""",
+    "Labeler(session)",
+    "Dashboard(session)",
+    "PromptLab(session)",
+]
+VIEWS = {"Labeler": 1, "Dashboard": 2, "PromptLab": 3}  # cell index of each view
+
+
+@pytest.fixture
+def notebook(lab: Lab) -> str:
+    name = "a11y.ipynb"
+    for stale in lab.root.glob("a11y.labels.db*"):
+        stale.unlink()
+    write_notebook(lab.root / name, NOTEBOOK)
+    yield name
+    lab.close_sessions(name)
+
+
+def _output(cell: int) -> str:
+    return f".jp-Notebook .jp-Cell:nth-child({cell + 1}) .jp-OutputArea"
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_views_have_no_serious_accessibility_violations(
+    lab: Lab, page: Page, notebook: str, dark: bool
+):
+    goto_notebook(page, lab, notebook)
+    set_theme(page, dark)
+    run_all(page, notebook)
+    assert page.evaluate(JS_ERROR_OUTPUTS) == []
+    expect(page.locator(".llmlabel-root")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator(".llmlabel-prompt-lab")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator(f"{_output(2)} .js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # let the dashboard's first redraw land
+    found = {name: axe_violations(page, _output(cell)) for name, cell in VIEWS.items()}
+    problems = "\n".join(f"{name}:\n{describe(v)}" for name, v in found.items() if v)
+    assert problems == "", problems
