@@ -357,7 +357,7 @@ class PromptLab(anywidget.AnyWidget):
 
     def _versions_state(self) -> dict[str, Any]:
         df = self._session.prompt_versions()
-        base = self._baseline(df)
+        base, against = self._baseline(df)
         rows = []
         for r in df.tail(MAX_VERSIONS).to_dict("records"):
             text = _clip(r["instructions"], MAX_VERSION_TEXT)
@@ -377,17 +377,18 @@ class PromptLab(anywidget.AnyWidget):
                     "promoted": bool(r["promoted"]),
                     "instructions": text,
                     "diff": word_diff(base, text),
+                    "diff_against": against,
                 }
             )
         return {"versions": rows, "versions_total": len(df)}
 
-    def _baseline(self, versions: Any) -> str:
-        """The instructions versions are diffed against: the promoted version's, or (none
-        promoted yet) the session annotator's."""
+    def _baseline(self, versions: Any) -> tuple[str, str]:
+        """``(instructions, whose)`` versions are diffed against: the promoted version's, or
+        (none promoted yet) the session annotator's."""
         promoted = versions[versions["promoted"]] if len(versions) else versions
         if len(promoted):
-            return _clip(promoted["instructions"].iloc[0], MAX_VERSION_TEXT)
-        return _clip(self._initial_draft()["instructions"], MAX_VERSION_TEXT)
+            return _clip(promoted["instructions"].iloc[0], MAX_VERSION_TEXT), "promoted"
+        return _clip(self._initial_draft()["instructions"], MAX_VERSION_TEXT), "session"
 
     def _ok(self, notice: str) -> None:
         self.error = ""

@@ -145,11 +145,13 @@ def test_versions_show_instructions_and_their_diff_from_the_promoted(prompt_setu
     # nothing promoted yet: diffed against the session annotator's instructions
     assert rows[v1]["diff"] == [["=", base]]
     assert rows[v2]["diff"] == [["=", base], ["+", " " + HINT]]
+    assert rows[v2]["diff_against"] == "session"
     send(w, "promote", version=v2)
     rows = {r["version"]: r for r in w.versions}
     assert rows[v2]["promoted"]
     assert rows[v2]["diff"] == [["=", base + " " + HINT]]
     assert rows[v1]["diff"] == [["=", base], ["-", " " + HINT]]
+    assert rows[v1]["diff_against"] == "promoted"
 
 
 def test_a_promotion_made_in_code_reaches_a_panel_already_shown(prompt_setup):
