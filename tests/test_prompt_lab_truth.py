@@ -170,3 +170,24 @@ def test_a_promotion_made_in_code_reaches_a_panel_already_shown(prompt_setup):
     gc.collect()
     s.promote(v2)
     assert s.prompt_versions()["promoted"].tolist() == [False, True]
+
+
+def test_timed_out_requests_are_failures_too(db, gwsd, gwsd_task):
+    data = gwsd[["id", "text"]].head(12)
+    gold = dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
+    faults = Faults(rate_hang=0.4, hang_seconds=10)
+    with FakeOpenAIServer(gold, seed=2, faults=faults) as server:
+        ann = OpenAIAnnotator(
+            "fake-llm", base_url=server.base_url, api_key="k", max_retries=0, timeout=0.5
+        )
+        s = Session.open(db, data=data, task=gwsd_task, annotator=ann)
+        by_id = dict(zip(gwsd["id"], gwsd["gold_label"], strict=True))
+        for i in data["id"]:
+            s.decide(i, by_id[i], annotator="alice")
+        w = PromptLab(s)
+        send(w, "run", draft=w.draft)
+        p = w.progress
+        assert p["failed"] == server.stats()["by_status"]["hang"] > 0
+        assert p["answered"] + p["failed"] == 12
+        assert "APITimeoutError" in w.error
+        s.close()
