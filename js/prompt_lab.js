@@ -31,16 +31,6 @@ import { PL_MSG, PL_TRAITS } from "./prompt_protocol.js";
  * @property {import("./lab/compare.js").ComparePart} compare
  */
 
-const ROOT_STYLE = {
-  boxSizing: "border-box",
-  maxWidth: "70rem",
-  padding: "0.5rem 0.75rem",
-  border: "1px solid var(--jp-border-color1, #c8c8c8)",
-  borderRadius: "6px",
-  fontFamily: "var(--jp-ui-font-family, system-ui, sans-serif)",
-  fontSize: "var(--jp-ui-font-size1, 13px)",
-};
-
 /**
  * Build a prompt lab view of `model` inside `el`; returns a cleanup that undoes everything.
  * @param {AnyModel} model
@@ -55,10 +45,18 @@ export function createPromptLab(model, el) {
   scope.listen(lab.root, "keydown", (ev) => onKeyDown(lab, ev));
   const renderVersions = () => renderVersionsAndPickers(lab);
   const renderProgress = () => renderRun(lab);
+  const markStale = () => markStaleParts(lab);
+  const thenMark = (/** @type {() => void} */ draw) => () => {
+    draw();
+    markStale();
+  };
+  // any edit of the draft marks the rendered prompt and the estimate stale at once
+  scope.listen(lab.draft.node, "input", markStale);
+  scope.listen(lab.draft.node, "change", markStale);
   for (const [trait, draw] of /** @type {[string, () => void][]} */ ([
-    [PL_TRAITS.draft, lab.draft.render],
-    [PL_TRAITS.rendered, lab.rendered.render],
-    [PL_TRAITS.estimate, lab.status.renderEstimate],
+    [PL_TRAITS.draft, thenMark(lab.draft.render)],
+    [PL_TRAITS.rendered, thenMark(lab.rendered.render)],
+    [PL_TRAITS.estimate, thenMark(lab.status.renderEstimate)],
     [PL_TRAITS.versions, renderVersions],
     [PL_TRAITS.versionsTotal, renderVersions],
     [PL_TRAITS.comparison, lab.compare.render],
@@ -75,6 +73,7 @@ export function createPromptLab(model, el) {
   lab.compare.render();
   renderProgress();
   lab.status.render();
+  markStale();
   const parts = [lab.draft, lab.rendered, lab.status, lab.versions, lab.compare];
   return () => {
     scope.dispose();
@@ -98,7 +97,6 @@ function assemble(model) {
       "data-lm-suppress-shortcuts": "true",
     },
   });
-  Object.assign(root.style, ROOT_STYLE);
   const rendered = createRendered(model);
   const cancelBtn = button("cancel", "Cancel run");
   const actions = h("div", { cls: "llmlabel-pl-actions" }, [
@@ -106,15 +104,9 @@ function assemble(model) {
     button("render", "Render prompt"),
     button("next", "Next decided item"),
     button("estimate", "Estimate cost"),
-    button("run", "Run draft"),
+    button("run", "Run draft", true),
     cancelBtn,
   ]);
-  Object.assign(actions.style, {
-    display: "flex",
-    flexWrap: "wrap",
-    gap: "0.4rem",
-    margin: "0.5rem 0",
-  });
   /** @type {Lab} */
   const lab = {
     model,
@@ -142,6 +134,13 @@ function renderVersionsAndPickers(lab) {
   const rows = lab.versions.render();
   lab.root.setAttribute("data-versions", String(rows.length));
   lab.compare.renderPickers(rows);
+}
+
+/** @param {Lab} lab */
+function markStaleParts(lab) {
+  const now = lab.draft.read();
+  lab.rendered.markStale(now);
+  lab.status.markStale(now);
 }
 
 /** @param {Lab} lab */

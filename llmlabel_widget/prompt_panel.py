@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 import math
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +38,8 @@ MAX_MESSAGE_CHARS = 100_000
 MAX_INSTRUCTIONS_CHARS = 50_000
 MAX_ITEM_CHARS = 500
 MAX_SHOTS = 50
+# The instructions each versions row carries, and its diff from the promoted version.
+MAX_VERSION_TEXT = 4_000
 DEMONSTRATIONS = ("random", "similar", "diverse")
 # A run reports after every answer; the view needs a few updates a second at most.
 PROGRESS_EVERY_S = 0.2
@@ -72,7 +76,8 @@ class PromptLab(anywidget.AnyWidget):
     versions_total = traitlets.Int(0).tag(sync=True)
     #: two versions compared: ``{a, b, total, fixed, broke, rows}`` (rows capped at 200).
     comparison = traitlets.Dict().tag(sync=True)
-    #: the run in flight or last run: ``{done, total, running, version}``.
+    #: the run in flight or last run: ``{done, answered, invalid, failed, total, running}``;
+    #: ``done`` = answered + failed (requests that got no answer: server errors, timeouts).
     progress = traitlets.Dict().tag(sync=True)
     #: the last error, in words; empty when all is well.
     error = traitlets.Unicode("").tag(sync=True)
@@ -85,12 +90,15 @@ class PromptLab(anywidget.AnyWidget):
         self._session = session
         self._task: asyncio.Task[PromptTrial | None] | None = None
         self._last_progress = 0.0
+        self._report: RunReport | None = None
         super().__init__(
             draft=self._initial_draft(),
-            progress={"done": 0, "total": 0, "running": False},
+            progress=_progress(None, running=False),
             **self._versions_state(),
         )
         self.on_msg(self._on_msg)
+        # A promotion made in a cell shows here too (held weakly: no leak when discarded).
+        session.on_promoted(self._promoted)
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -156,6 +164,7 @@ class PromptLab(anywidget.AnyWidget):
         with self.hold_sync():
             self.rendered = {
                 "item_id": str(item_id),
+                "draft": dict(self.draft),
                 "messages": [
                     {"role": str(m["role"]), "content": _clip(m["content"], MAX_MESSAGE_CHARS)}
                     for m in messages
@@ -177,6 +186,7 @@ class PromptLab(anywidget.AnyWidget):
                 "cost": cost,
                 "model": str(est.model),
                 "prompt_version": est.prompt_version,
+                "draft": dict(self.draft),
             }
             self._ok("")
 
@@ -237,18 +247,21 @@ class PromptLab(anywidget.AnyWidget):
         version = content.get("version")
         if not isinstance(version, str) or not version:
             raise ValueError("pick a version to promote")
-        self._session.promote(version)
-        with self.hold_sync():
-            for name, value in self._versions_state().items():
-                setattr(self, name, value)
-            self._ok(
-                f"Promoted {version}: session.propose() will label the rest of the pool with it."
-            )
+        self._session.promote(version)  # the versions table follows via _promoted
+        self._ok(f"Promoted {version}: session.propose() will label the rest of the pool with it.")
+
+    def _promoted(self, version: str) -> None:
+        """The session promoted ``version`` (here or in code): show it in the table."""
+        try:
+            self.refresh()
+        except Exception:  # a closed store or comm must not break session.promote()
+            logger.exception("PromptLab could not show the promotion of %s", version)
 
     # -- the run -----------------------------------------------------------------------------
     async def _trial(self, sample: int | None, changes: dict[str, Any]) -> PromptTrial | None:
         self._last_progress = 0.0
-        self.progress = {"done": 0, "total": 0, "running": True}
+        self._report = None
+        self.progress = _progress(None, running=True)
         self.error = ""
         self.notice = "Running the draft on the decided items…"
         try:
@@ -256,12 +269,15 @@ class PromptLab(anywidget.AnyWidget):
                 sample=sample, progress=False, on_progress=self._on_progress, **changes
             )
         except asyncio.CancelledError:
-            self._finish(notice="Run cancelled; the answers that had arrived are kept.")
+            r = self._report
+            kept = f"{_n(r.done if r else 0, 'answer')} kept"
+            failed = f", {_n(r.failed, 'request')} failed" if r and r.failed else ""
+            self._finish(notice=f"Run cancelled: {kept}{failed}.", report=r)
             raise
         except Exception as exc:
             # Nobody awaits the task: the error goes to the log and the view, not upwards.
             logger.exception("PromptLab run failed")
-            self._finish(error=exc)
+            self._finish(error=exc, report=self._report)
             return None
         s = trial.scores
         said = (
@@ -270,16 +286,19 @@ class PromptLab(anywidget.AnyWidget):
             else "no decided items scored"
         )
         self._finish(notice=f"Ran {trial.version}: {said}.", report=trial.report)
+        if trial.report.failed or trial.report.stopped:
+            self.error = _failures(trial.report)
         return trial
 
     def _on_progress(self, report: RunReport) -> None:
         # Called on the loop running the trial, i.e. the kernel's: traits may be touched.
+        self._report = report  # the same object all run long: a cancel reads what was kept
         now = time.monotonic()
-        finished = report.done + report.failed + report.cached
+        finished = report.done + report.failed
         if finished < report.requested and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
-        self.progress = {"done": finished, "total": report.requested, "running": True}
+        self.progress = _progress(report, running=True)
 
     def _finish(
         self,
@@ -290,11 +309,10 @@ class PromptLab(anywidget.AnyWidget):
     ) -> None:
         try:
             with self.hold_sync():
-                done = dict(self.progress)
                 if report is not None:
-                    done["done"] = report.done + report.failed + report.cached
-                    done["total"] = report.requested
-                self.progress = {**done, "running": False}
+                    self.progress = _progress(report, running=False)
+                else:
+                    self.progress = {**self.progress, "running": False}
                 for name, value in self._versions_state().items():
                     setattr(self, name, value)
                 if error is not None:
@@ -339,8 +357,10 @@ class PromptLab(anywidget.AnyWidget):
 
     def _versions_state(self) -> dict[str, Any]:
         df = self._session.prompt_versions()
+        base, against = self._baseline(df)
         rows = []
         for r in df.tail(MAX_VERSIONS).to_dict("records"):
+            text = _clip(r["instructions"], MAX_VERSION_TEXT)
             rows.append(
                 {
                     "version": str(r["version"]),
@@ -355,9 +375,20 @@ class PromptLab(anywidget.AnyWidget):
                     "invalid": int(r["invalid"]),
                     "leaked": int(r["leaked"]),
                     "promoted": bool(r["promoted"]),
+                    "instructions": text,
+                    "diff": word_diff(base, text),
+                    "diff_against": against,
                 }
             )
         return {"versions": rows, "versions_total": len(df)}
+
+    def _baseline(self, versions: Any) -> tuple[str, str]:
+        """``(instructions, whose)`` versions are diffed against: the promoted version's, or
+        (none promoted yet) the session annotator's."""
+        promoted = versions[versions["promoted"]] if len(versions) else versions
+        if len(promoted):
+            return _clip(promoted["instructions"].iloc[0], MAX_VERSION_TEXT), "promoted"
+        return _clip(self._initial_draft()["instructions"], MAX_VERSION_TEXT), "session"
 
     def _ok(self, notice: str) -> None:
         self.error = ""
@@ -374,52 +405,110 @@ class PromptLab(anywidget.AnyWidget):
 
 
 def _check_draft(raw: object, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """A clean draft from what the view sent, or a ValueError saying what is wrong."""
+    """A clean draft from what the view sent, or a ValueError listing everything wrong."""
     if not isinstance(raw, Mapping):
         raise ValueError("the draft must be an object")
+    problems = _draft_problems(raw, names)
+    if problems:
+        lead = "the draft has a problem" if len(problems) == 1 else "the draft has problems"
+        raise ValueError(f"{lead}: " + "; ".join(problems))
+    descriptions = raw.get("descriptions") or {}
+    temperature = raw.get("temperature", 0.0)
+    return {
+        "instructions": raw["instructions"][:MAX_INSTRUCTIONS_CHARS],
+        "descriptions": {n: descriptions[n] for n in names if n in descriptions},
+        "shots": raw.get("shots", 0),
+        "demonstrations": raw.get("demonstrations", "similar"),
+        "chain_of_thought": raw.get("chain_of_thought", True),
+        "model": raw["model"].strip(),
+        "temperature": float(temperature),
+        "sample": raw.get("sample"),
+    }
+
+
+def _draft_problems(raw: Mapping[str, Any], names: tuple[str, ...] | list[str]) -> list[str]:
+    """Every problem with a draft, in the order of its fields (empty when it is fine)."""
+    problems = []
     instructions = raw.get("instructions")
     if not isinstance(instructions, str) or not instructions.strip():
-        raise ValueError("the instructions must not be empty")
+        problems.append("the instructions must not be empty")
     descriptions = raw.get("descriptions") or {}
     if not isinstance(descriptions, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in descriptions.items()
     ):
-        raise ValueError("descriptions must map label names to text")
-    unknown = set(descriptions) - set(names)
-    if unknown:
-        raise ValueError(f"descriptions for labels not in the task: {sorted(unknown)}")
+        problems.append("descriptions must map label names to text")
+    elif unknown := set(descriptions) - set(names):
+        problems.append(f"descriptions for labels not in the task: {sorted(unknown)}")
     shots = raw.get("shots", 0)
     if type(shots) is not int or not 0 <= shots <= MAX_SHOTS:
-        raise ValueError(f"shots must be a whole number from 0 to {MAX_SHOTS}")
-    demonstrations = raw.get("demonstrations", "similar")
-    if demonstrations not in DEMONSTRATIONS:
-        raise ValueError(f"demonstrations must be one of {', '.join(DEMONSTRATIONS)}")
-    cot = raw.get("chain_of_thought", True)
-    if not isinstance(cot, bool):
-        raise ValueError("chain_of_thought must be true or false")
+        problems.append(f"shots must be a whole number from 0 to {MAX_SHOTS} (got {shots!r})")
+    if raw.get("demonstrations", "similar") not in DEMONSTRATIONS:
+        problems.append(f"demonstrations must be one of {', '.join(DEMONSTRATIONS)}")
+    if not isinstance(raw.get("chain_of_thought", True), bool):
+        problems.append("chain_of_thought must be true or false")
     model = raw.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise ValueError("the model must be a non-empty name")
-    temperature = raw.get("temperature", 0.0)
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, int | float)
-        or not 0.0 <= temperature <= 2.0
-    ):
-        raise ValueError("temperature must be a number from 0 to 2")
+        problems.append("the model must be a non-empty name")
+    t = raw.get("temperature", 0.0)
+    if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 2.0:
+        problems.append(f"temperature must be a number from 0 to 2 (got {t!r})")
     sample = raw.get("sample")
     if sample is not None and (type(sample) is not int or sample < 1):
-        raise ValueError("the sample size must be a positive whole number (or empty for all)")
+        problems.append("the sample size must be a positive whole number (or empty for all)")
+    return problems
+
+
+def word_diff(old: str, new: str) -> list[list[str]]:
+    """``new`` against ``old`` word by word: ``[op, text]`` runs, op ``=`` kept, ``-`` only in
+    ``old``, ``+`` only in ``new``; joining the ``=`` and ``+`` texts gives ``new`` back.
+
+    Examples
+    --------
+    >>> word_diff("label the stance", "label the tone")
+    [['=', 'label the '], ['-', 'stance'], ['+', 'tone']]
+    """
+    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    runs: list[list[str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        parts = [("=", a[i1:i2])] if op == "equal" else [("-", a[i1:i2]), ("+", b[j1:j2])]
+        for sign, words in parts:
+            if not words:
+                continue
+            if runs and runs[-1][0] == sign:
+                runs[-1][1] += "".join(words)
+            else:
+                runs.append([sign, "".join(words)])
+    return runs
+
+
+def _progress(report: RunReport | None, *, running: bool) -> dict[str, Any]:
+    """The ``progress`` trait for a run's report (None: nothing finished yet)."""
+    r = report
+    answered, failed = (r.done, r.failed) if r else (0, 0)
     return {
-        "instructions": instructions[:MAX_INSTRUCTIONS_CHARS],
-        "descriptions": {n: descriptions[n] for n in names if n in descriptions},
-        "shots": shots,
-        "demonstrations": demonstrations,
-        "chain_of_thought": cot,
-        "model": model.strip(),
-        "temperature": float(temperature),
-        "sample": sample,
+        "done": answered + failed,
+        "answered": answered,
+        "invalid": r.invalid if r else 0,
+        "failed": failed,
+        "total": r.requested if r else 0,
+        "running": running,
     }
+
+
+def _failures(report: RunReport) -> str:
+    """What went wrong in a run that ended: requests without an answer, and why it stopped."""
+    said = []
+    if report.failed:
+        why = f" (first: {report.errors[0]})" if report.errors else ""
+        said.append(f"{_n(report.failed, 'request')} failed with no answer{why}")
+    if report.stopped:
+        said.append(f"the run stopped early: {report.stopped}")
+    text = "; ".join(said)
+    return text[:1].upper() + text[1:] + "."
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _clip(value: object, limit: int) -> str:

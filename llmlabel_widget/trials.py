@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +208,28 @@ class PromptTrials:
             raise ValueError(f"version {version!r} can not be rebuilt with this session's task")
         self.annotator = annotator
         self.store.set_meta("promoted", version)
+        for listener in list(self._promote_listeners()):
+            fn = listener()
+            if fn is not None:
+                fn(version)
         return annotator
+
+    def on_promoted(self, fn: Callable[[str], None], *, remove: bool = False) -> None:
+        """Call ``fn(version)`` after every :meth:`promote`, from code or a panel.
+
+        A bound method is held weakly: a PromptLab that is gone stops listening by itself.
+        """
+        listeners = self._promote_listeners()
+        listeners[:] = [r for r in listeners if r() is not None and r() != fn]
+        if remove:
+            return
+        if hasattr(fn, "__self__"):
+            listeners.append(weakref.WeakMethod(fn))  # type: ignore[arg-type]
+        else:
+            listeners.append(lambda: fn)
+
+    def _promote_listeners(self) -> list[Callable[[], Callable[[str], None] | None]]:
+        return self.__dict__.setdefault("_on_promoted", [])
 
     def _trial_annotator(self, changes: Mapping[str, Any]) -> OpenAIAnnotator:
         """The session's live annotator with the draft's ``changes`` applied."""

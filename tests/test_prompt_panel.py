@@ -43,7 +43,14 @@ def test_initial_state_is_the_session_annotators_settings(setup):
     assert (d["shots"], d["chain_of_thought"], d["sample"]) == (0, True, None)
     assert w.versions == []
     assert w.versions_total == 0
-    assert w.progress == {"done": 0, "total": 0, "running": False}
+    assert w.progress == {
+        "done": 0,
+        "answered": 0,
+        "invalid": 0,
+        "failed": 0,
+        "total": 0,
+        "running": False,
+    }
     # no key or client anywhere in the synced state
     state = json.dumps(w.get_state(), default=str)
     assert "sk-SECRET" not in state
@@ -98,7 +105,9 @@ def test_run_compare_promote(setup):
     v1 = w.versions[0]
     assert v1["n"] == 40
     assert v1["low"] <= v1["agreement"] <= v1["high"]
-    assert w.progress == {"done": 40, "total": 40, "running": False}
+    p = w.progress
+    assert (p["done"], p["answered"], p["failed"], p["total"]) == (40, 40, 0, 40)
+    assert p["running"] is False
     assert v1["version"] in w.notice
 
     send(w, "run", draft=edited(w, instructions=s.task.instructions + " " + HINT))

@@ -183,14 +183,22 @@ describe("prompt lab rendering", () => {
   it("shows progress, error and notice; cancel only while running", () => {
     const { model, q, root } = mount();
     expect(q('[data-action="cancel"]').disabled).toBe(true);
-    model.update({ progress: { done: 7, total: 30, running: true }, error: "Could not do that" });
-    expect(q(".llmlabel-pl-progress").textContent).toBe("Running: 7 / 30 answered");
+    const running = { done: 7, answered: 5, invalid: 1, failed: 2, total: 30, running: true };
+    model.update({ progress: running, error: "Could not do that" });
+    expect(q(".llmlabel-pl-progress").textContent).toBe(
+      "Running: 5 answered (1 invalid) · 2 failed · 7 / 30 done",
+    );
+    expect(q(".llmlabel-pl-failed").classList.contains("llmlabel-pl-has-failed")).toBe(true);
     expect(root.getAttribute("data-running")).toBe("true");
     expect(q('[data-action="cancel"]').disabled).toBe(false);
     expect(q(".llmlabel-pl-error").hidden).toBe(false);
     expect(q(".llmlabel-pl-error").textContent).toBe("Could not do that");
-    model.update({ progress: { done: 30, total: 30, running: false }, error: "", notice: "ok" });
-    expect(q(".llmlabel-pl-progress").textContent).toBe("Last run: 30 / 30 answered");
+    const last = { done: 30, answered: 30, invalid: 0, failed: 0, total: 30, running: false };
+    model.update({ progress: last, error: "", notice: "ok" });
+    expect(q(".llmlabel-pl-progress").textContent).toBe(
+      "Last run: 30 answered (0 invalid) · 0 failed · 30 / 30 done",
+    );
+    expect(q(".llmlabel-pl-failed").classList.contains("llmlabel-pl-has-failed")).toBe(false);
     expect(q(".llmlabel-pl-error").hidden).toBe(true);
     expect(q(".llmlabel-pl-notice").textContent).toBe("ok");
   });
@@ -291,5 +299,69 @@ describe("prompt lab intents", () => {
     expect(el.childElementCount).toBe(0);
     click(button); // detached and unlistened: nothing is sent
     expect(model.sent).toEqual([]);
+  });
+});
+
+describe("prompt lab tells the truth", () => {
+  it("marks the rendered prompt and the estimate stale as soon as the draft changes", () => {
+    const rendered = { item_id: "7", draft: DRAFT, messages: [{ role: "system", content: "x" }] };
+    const estimate = { items: 1, requests: 1, cached: 0, model: "fake-llm", draft: DRAFT };
+    const { model, q, root } = mount({ rendered, estimate });
+    const box = q(".llmlabel-pl-rendered");
+    const line = q(".llmlabel-pl-estimate");
+    const marks = () => [...root.querySelectorAll(".llmlabel-pl-stale")].map((m) => m.hidden);
+    expect([box.dataset.stale, line.dataset.stale]).toEqual(["false", "false"]);
+    expect(marks()).toEqual([true, true]);
+    const shots = q(".llmlabel-pl-shots");
+    shots.value = "3";
+    shots.dispatchEvent(new Event("input", { bubbles: true }));
+    expect([box.dataset.stale, line.dataset.stale]).toEqual(["true", "true"]);
+    expect(marks()).toEqual([false, false]);
+    // rendered again from the edited draft: fresh; the estimate stays stale until re-estimated
+    model.set("rendered", { ...rendered, draft: { ...DRAFT, shots: 3 } });
+    expect([box.dataset.stale, line.dataset.stale]).toEqual(["false", "true"]);
+    model.set("estimate", { ...estimate, draft: { ...DRAFT, shots: 3 } });
+    expect(line.dataset.stale).toBe("false");
+    // a checkbox or a select edit counts too
+    q(".llmlabel-pl-cot").click();
+    expect(line.dataset.stale).toBe("true");
+  });
+
+  it("shows each version's instructions as a word diff from the promoted one", () => {
+    const rows = [
+      {
+        ...VERSIONS[0],
+        instructions: "a b",
+        diff: [
+          ["=", "a "],
+          ["-", "c"],
+          ["+", "b"],
+        ],
+      },
+      { ...VERSIONS[1], instructions: "a c", diff: [["=", "a c"]], diff_against: "promoted" },
+    ];
+    rows[0].diff_against = "promoted";
+    const { root } = mount({ versions: rows, versions_total: 2 });
+    const cells = [...root.querySelectorAll(".llmlabel-pl-instr")];
+    expect(cells.map((c) => c.querySelector("summary")?.textContent)).toEqual([
+      "+1 / −1 words vs the promoted version",
+      "promoted: these instructions",
+    ]);
+    const diff = /** @type {HTMLElement} */ (cells[0].querySelector(".llmlabel-pl-diff"));
+    expect(diff.querySelector("ins")?.textContent).toBe("b");
+    expect(diff.querySelector("del")?.textContent).toBe("c");
+    expect(diff.textContent).toBe("a cb");
+  });
+
+  it("uses JupyterLab's button classes, not inline styles", () => {
+    const { root, q } = mount({ versions: VERSIONS, versions_total: 2 });
+    const buttons = [...root.querySelectorAll("button")];
+    expect(buttons.length).toBeGreaterThan(5);
+    for (const b of buttons) {
+      expect(b.classList.contains("jp-Button")).toBe(true);
+      expect(b.classList.contains("jp-mod-styled")).toBe(true);
+    }
+    expect(q('[data-action="run"]').classList.contains("jp-mod-accept")).toBe(true);
+    expect(root.querySelectorAll("[style]").length).toBe(0);
   });
 });

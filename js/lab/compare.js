@@ -57,7 +57,6 @@ export function createCompare(model) {
     field("B", pickB),
     button("compare", "Compare"),
   ]);
-  Object.assign(picker.style, { display: "flex", gap: "0.5rem", alignItems: "end" });
   const summary = h("div", { cls: "llmlabel-pl-compare-summary" });
   const body = h("tbody");
   const headings = ["item", "text", "human", "A", "B", "change"];

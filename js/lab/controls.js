@@ -4,28 +4,29 @@ import { h } from "../dom.js";
 
 /** @param {string} label @param {HTMLElement} control */
 export function field(label, control) {
-  const wrap = h("label", { cls: "llmlabel-pl-field" }, [
+  return h("label", { cls: "llmlabel-pl-field" }, [
     h("span", { cls: "llmlabel-pl-caption", text: label }),
     control,
   ]);
-  Object.assign(wrap.style, { display: "flex", flexDirection: "column", gap: "0.15rem" });
-  return wrap;
 }
 
 /** @param {string} cls @param {string} label @param {number} rows */
 export function textArea(cls, label, rows) {
   const input = h("textarea", {
-    cls,
+    cls: `${cls} llmlabel-pl-textarea`,
     attrs: { rows: String(rows), "aria-label": label, dir: "auto", spellcheck: "false" },
   });
-  Object.assign(input.style, { width: "100%", boxSizing: "border-box" });
   return { input, wrap: field(label, input) };
 }
 
-/** @param {string} action @param {string} text */
-export function button(action, text) {
+/**
+ * A button styled as JupyterLab's own (its classes and theme variables; see widget.css).
+ * @param {string} action @param {string} text @param {boolean} [primary] the main action
+ */
+export function button(action, text, primary = false) {
+  const accent = primary ? " jp-mod-accept llmlabel-pl-primary" : "";
   return h("button", {
-    cls: "llmlabel-btn llmlabel-pl-btn",
+    cls: `jp-Button jp-mod-styled llmlabel-pl-btn${accent}`,
     text,
     attrs: { type: "button", "data-action": action },
   });

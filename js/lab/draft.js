@@ -67,7 +67,6 @@ export function createDraft(model) {
     field("Temperature", c.temperature),
     field("Run on (decided items; empty = all)", c.sample),
   ]);
-  Object.assign(options.style, { display: "flex", flexWrap: "wrap", gap: "0.75rem" });
   /** @type {Map<string, HTMLTextAreaElement>} label name -> its description textarea */
   let descInputs = new Map();
 

@@ -3,6 +3,7 @@
 import { h, show } from "../dom.js";
 import { PL_TRAITS } from "../prompt_protocol.js";
 import { count } from "./controls.js";
+import { createStaleMark } from "./stale.js";
 
 /**
  * @typedef {object} LabStatusPart
@@ -10,8 +11,29 @@ import { count } from "./controls.js";
  * @property {() => void} render error and notice
  * @property {() => boolean} renderProgress returns whether a run is going
  * @property {() => void} renderEstimate
+ * @property {(draft: Record<string, any>) => void} markStale mark the estimate stale unless it
+ *   was made from `draft`
  * @property {() => void} cleanup
  */
+
+/**
+ * The run's counts: answers (and how many of them are invalid) apart from failed requests.
+ * @param {Record<string, any>} p the `progress` trait
+ * @returns {HTMLElement[]}
+ */
+function runCounts(p) {
+  const failed = Number(p.failed || 0);
+  return [
+    h("span", { cls: "llmlabel-pl-answered", text: `${count(p.answered)} answered` }),
+    h("span", { cls: "llmlabel-pl-invalid", text: ` (${count(p.invalid)} invalid)` }),
+    h("span", { text: " · " }),
+    h("span", {
+      cls: `llmlabel-pl-failed${failed ? " llmlabel-pl-has-failed" : ""}`,
+      text: `${count(failed)} failed`,
+    }),
+    h("span", { text: ` · ${count(p.done)} / ${count(p.total)} done` }),
+  ];
+}
 
 /**
  * @param {import("@anywidget/types").AnyModel} model
@@ -25,6 +47,7 @@ export function createLabStatus(model) {
   });
   const progressLine = h("div", { cls: "llmlabel-pl-progress", attrs: { role: "status" } });
   const estimateLine = h("div", { cls: "llmlabel-pl-estimate" });
+  const stale = createStaleMark(estimateLine, "Stale: the draft changed since. Estimate again.");
 
   function renderEstimate() {
     const e = model.get(PL_TRAITS.estimate) || {};
@@ -42,14 +65,14 @@ export function createLabStatus(model) {
   function renderProgress() {
     const p = model.get(PL_TRAITS.progress) || {};
     const running = Boolean(p.running);
-    const answered = `${count(p.done)} / ${count(p.total)} answered`;
-    if (running) progressLine.textContent = p.total ? `Running: ${answered}` : "Running…";
-    else progressLine.textContent = p.total ? `Last run: ${answered}` : "";
+    const head = running ? "Running: " : "Last run: ";
+    if (!p.total) progressLine.textContent = running ? "Running…" : "";
+    else progressLine.replaceChildren(h("span", { text: head }), ...runCounts(p));
     return running;
   }
 
   return {
-    nodes: [errorLine, noticeLine, progressLine, estimateLine],
+    nodes: [errorLine, noticeLine, progressLine, estimateLine, stale.node],
     render() {
       const err = model.get(PL_TRAITS.error) || "";
       errorLine.textContent = err;
@@ -60,6 +83,10 @@ export function createLabStatus(model) {
     },
     renderProgress,
     renderEstimate,
+    markStale(draft) {
+      const e = model.get(PL_TRAITS.estimate) || {};
+      stale.update(e.requests == null ? undefined : e.draft, draft);
+    },
     cleanup: () => {}, // no listeners of its own
   };
 }

@@ -1,4 +1,5 @@
-// The versions table: every scored prompt version, its accuracy with interval, and Promote.
+// The versions table: every scored prompt version, its accuracy with interval, its
+// instructions with their word diff from the promoted version, and Promote.
 
 import { h } from "../dom.js";
 import { PL_TRAITS } from "../prompt_protocol.js";
@@ -7,7 +8,8 @@ import { button, pct, section } from "./controls.js";
 /**
  * @typedef {{version: string, created?: string, model?: string, strategy?: string, n: number,
  *   agreement: number | null, low: number | null, high: number | null, kappa: number | null,
- *   invalid?: number, leaked: number, promoted: boolean}} VersionRow
+ *   invalid?: number, leaked: number, promoted: boolean, instructions?: string,
+ *   diff?: [string, string][], diff_against?: string}} VersionRow
  */
 
 /**
@@ -26,8 +28,44 @@ const HEADINGS = [
   "kappa",
   "leaked",
   "promoted",
+  "instructions",
   "",
 ];
+
+const DIFF_TAGS = /** @type {const} */ ({ "+": "ins", "-": "del", "=": "span" });
+
+/** @param {[string, string][]} runs @param {string} op */
+function words(runs, op) {
+  return runs
+    .filter((r) => r[0] === op)
+    .reduce((n, r) => n + r[1].split(/\s+/).filter(Boolean).length, 0);
+}
+
+/**
+ * The version's instructions as a word diff (kept, added, removed) from the promoted version
+ * (or, none promoted yet, from the session's), folded under a one-line summary.
+ * @param {VersionRow} v
+ */
+function instructionsCell(v) {
+  const runs = v.diff || [["=", v.instructions || ""]];
+  const added = words(runs, "+");
+  const removed = words(runs, "-");
+  const against = v.diff_against === "promoted" ? "the promoted version" : "the session's";
+  const summary = v.promoted
+    ? "promoted: these instructions"
+    : added || removed
+      ? `+${added} / −${removed} words vs ${against}`
+      : `same as ${against}`;
+  const body = h(
+    "div",
+    { cls: "llmlabel-pl-diff", attrs: { dir: "auto" } },
+    runs.map(([op, text]) => h(DIFF_TAGS[/** @type {"+" | "-" | "="} */ (op)] || "span", { text })),
+  );
+  return h("details", { cls: "llmlabel-pl-instr" }, [
+    h("summary", { cls: "llmlabel-pl-diff-summary", text: summary }),
+    body,
+  ]);
+}
 
 /** @param {VersionRow} v */
 function versionRow(v) {
@@ -46,6 +84,7 @@ function versionRow(v) {
     h("td", { text: v.kappa == null ? "–" : v.kappa.toFixed(2) }),
     h("td", { text: String(v.leaked ?? 0) }),
     h("td", { cls: "llmlabel-pl-promoted", text: v.promoted ? "yes" : "" }),
+    h("td", {}, [instructionsCell(v)]),
     h("td", {}, [promote]),
   ]);
 }
@@ -77,7 +116,16 @@ export function createVersions(model) {
         ? `Showing the latest ${rows.length} of ${total} versions.`
         : `${total} version${total === 1 ? "" : "s"}.`
       : "No versions yet: run the draft to score it against the human labels.";
+    // a redraw (after a run or a promotion) keeps the instructions the user has unfolded
+    const open = new Set();
+    for (const tr of body.rows) {
+      if (tr.querySelector("details")?.open) open.add(tr.getAttribute("data-version"));
+    }
     body.replaceChildren(...rows.map(versionRow));
+    for (const tr of body.rows) {
+      const details = tr.querySelector("details");
+      if (details && open.has(tr.getAttribute("data-version"))) details.open = true;
+    }
     return rows;
   }
 
