@@ -28,6 +28,7 @@ from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
 from .shortcuts import normalise_shortcuts
 
 if TYPE_CHECKING:
+    from .queue_filter import QueueFilter
     from .selector import QueueItem
     from .session import Decision, Session
 
@@ -100,6 +101,8 @@ class Labeler(anywidget.AnyWidget):
     revision = traitlets.Int(0).tag(sync=True)
     #: True when no item is left to review.
     done = traitlets.Bool(False).tag(sync=True)
+    #: the active queue filter: its fields and one phrase per criterion (the chips).
+    queue_filter = traitlets.Dict().tag(sync=True)
 
     # -- configuration -----------------------------------------------------------------------
     #: action -> keys, plus ``labels``: one key per label in task order ("" for none).
@@ -149,6 +152,7 @@ class Labeler(anywidget.AnyWidget):
         self._dropped = 0
         self._memo: dict[str, Any] = {}
         self._listener: Callable[[], None] | None = None
+        self._filters: QueueFilter | None = None
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -214,6 +218,12 @@ class Labeler(anywidget.AnyWidget):
         """
         self._show()
 
+    def __repr__(self) -> str:
+        return _repr_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(_repr_text(self))
+
     # -- traits ------------------------------------------------------------------------------
     @traitlets.validate("shortcuts")
     def _check_shortcuts(self, proposal: dict[str, Any]) -> dict[str, list[Any]]:
@@ -257,6 +267,7 @@ class Labeler(anywidget.AnyWidget):
             "skip": self._skip,
             "note": self._note,
             "undo": self._undo,
+            "filter": self._filter,
         }.get(kind if isinstance(kind, str) else "")
         if handler is None:
             self._drop("unknown kind", content)
@@ -267,7 +278,9 @@ class Labeler(anywidget.AnyWidget):
             self._drop("stale or duplicate revision", content)
             return
         current = self.current
-        if kind != "undo" and (current is None or content.get("item_id") != current["item_id"]):
+        if kind not in ("undo", "filter") and (
+            current is None or content.get("item_id") != current["item_id"]
+        ):
             self._drop("not the current item", content)
             return
         handler(content)
@@ -347,6 +360,17 @@ class Labeler(anywidget.AnyWidget):
         self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
         self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
 
+    def _filter(self, content: dict[str, Any]) -> None:
+        """Restrict the queue (``filters``: QueueFilter fields; empty or None clears it)."""
+        from .queue_filter import QueueFilter
+
+        raw = content.get("filters") or {}
+        f = QueueFilter.of(raw).check_labels(self._names)
+        self._filters = None if f.empty else f
+        self.queue_filter = {"fields": f.as_dict(), "chips": f.describe()}
+        self._pinned = None
+        self._show(notice="Filter cleared." if f.empty else "Queue filtered.")
+
     def _advance(self, decision: Decision) -> None:
         self._pinned = None
         # The next item goes on screen first; callbacks (refits, charts) run after.
@@ -394,7 +418,9 @@ class Labeler(anywidget.AnyWidget):
     def _refresh_preview(self) -> None:
         # Only the preview changes: no revision bump, so intents in flight stay valid.
         try:
-            self.queue_preview = self._preview_list(self.current)
+            with self.hold_sync():
+                self.queue_preview = self._preview_list(self.current)
+                self.progress = self._progress()
         except Exception:  # a closed store or comm must not break the kernel loop
             logger.exception("Labeler could not refresh the queue preview")
 
@@ -462,7 +488,9 @@ class Labeler(anywidget.AnyWidget):
 
         Reads the selector's last ranking: cheap, never waits for a refit.
         """
-        items = self._session.queue(n)
+        # wait=False: a big pool's first ranking is prepared in the background (pool order
+        # meanwhile, and the progress line says so), so the first render never waits for it.
+        items = self._session.queue(n, filters=self._filters, wait=False)
         if len(self._queued) > 1000:
             self._queued = {}
         self._queued.update({q.item_id: q for q in items})
@@ -491,7 +519,21 @@ class Labeler(anywidget.AnyWidget):
             "agreement": agreement,
             "store": self._session.path.name,
             "annotator": self._annotator,
+            "preparing": not self._session.selector.ready,
+            "llm": self._llm_shown(agreement),
         }
+
+    def _llm_shown(self, agreement: Mapping[str, Any]) -> bool:
+        """Whether the LLM takes part: an annotator, a proposal on screen, or agreement data."""
+        if self._session.annotator is not None or agreement.get("n"):
+            return True
+        return bool((self.current or {}).get("proposal") or self._memo.get("proposal_seen"))
+
+    def _proposal(self, item_id: str) -> dict[str, Any] | None:
+        view = _proposal_view(self._session.proposal(item_id))
+        if view is not None:
+            self._memo["proposal_seen"] = True
+        return view
 
     def _is_blind(self, item_id: str) -> bool:
         """A fixed share of items, drawn by a hash of the id (the same after a reload)."""
@@ -512,10 +554,18 @@ class Labeler(anywidget.AnyWidget):
             "meta": {
                 c: _clip(_as_text(meta[c]), MAX_META_CHARS) for c in self._meta_columns if c in meta
             },
-            "proposal": None if blind else _proposal_view(self._session.proposal(item_id)),
+            "proposal": None if blind else self._proposal(item_id),
             "reason": f"blind check · {reason}" if blind else reason,
             "blind": blind,
         }
+
+
+def _repr_text(labeler: Labeler) -> str:
+    p = labeler.progress or {}
+    return (
+        f"Labeler({p.get('store', '?')} · {p.get('done', 0):,} / {p.get('total', 0):,} reviewed"
+        f" · {p.get('skipped', 0):,} skipped · reviewer {labeler.annotator!r})"
+    )
 
 
 def _proposal_view(p: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ or in the worker process) and ``bench/active_learning.py`` call the same functio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,15 +36,19 @@ class QueueItem:
     score: float
     audit: bool = False
     propensity: float | None = None
+    filtered: Mapping[str, Any] | None = None  # the queue filter it was picked under
 
     def context(self) -> dict[str, Any]:
         """What to record with the decision (for honest metrics later)."""
-        return {
+        out = {
             "strategy": self.strategy,
             "reason": self.reason,
             "audit": self.audit,
             "propensity": self.propensity,
         }
+        if self.filtered is not None:
+            out["filtered"] = dict(self.filtered)
+        return out
 
 
 @dataclass
