@@ -219,10 +219,14 @@ class Labeler(anywidget.AnyWidget):
         self._show()
 
     def __repr__(self) -> str:
-        return _repr_text(self)
+        p, who = self.progress or {}, getattr(self, "_annotator", "?")
+        return (
+            f"Labeler({p.get('store', '?')} · {p.get('done', 0):,} / {p.get('total', 0):,} "
+            f"reviewed · {p.get('skipped', 0):,} skipped · reviewer {who!r})"
+        )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(_repr_text(self))
+        printer.text(repr(self))
 
     # -- traits ------------------------------------------------------------------------------
     @traitlets.validate("shortcuts")
@@ -558,14 +562,6 @@ class Labeler(anywidget.AnyWidget):
             "reason": f"blind check · {reason}" if blind else reason,
             "blind": blind,
         }
-
-
-def _repr_text(labeler: Labeler) -> str:
-    p = labeler.progress or {}
-    return (
-        f"Labeler({p.get('store', '?')} · {p.get('done', 0):,} / {p.get('total', 0):,} reviewed"
-        f" · {p.get('skipped', 0):,} skipped · reviewer {labeler.annotator!r})"
-    )
 
 
 def _proposal_view(p: Mapping[str, Any] | None) -> dict[str, Any] | None:
