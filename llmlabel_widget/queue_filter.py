@@ -98,18 +98,23 @@ class QueueFilter:
         return {k: v for k, v in out.items() if v not in ((), [], "", None)}
 
     def describe(self) -> list[str]:
-        """One short phrase per active criterion (the view's chips)."""
+        """One short phrase per active criterion."""
+        return [c["text"] for c in self.chips()]
+
+    def chips(self) -> list[dict[str, str]]:
+        """``{field, text}`` per active criterion: the view's removable chips."""
         out = []
         if self.labels:
-            out.append("LLM label: " + " or ".join(self.labels))
+            out.append(("labels", "LLM label: " + " or ".join(self.labels)))
         if self.confidence is not None:
             low, high = self.confidence
-            out.append(f"confidence {low:.2f} to {high:.2f}")
+            out.append(("confidence", f"confidence {low:.2f} to {high:.2f}"))
         if self.states:
-            out.append("state: " + " or ".join(_STATE_WORDS.get(s, s) for s in self.states))
+            words = " or ".join(_STATE_WORDS.get(s, s) for s in self.states)
+            out.append(("states", "state: " + words))
         if self.text:
-            out.append(f"text contains “{self.text}”")
-        return out
+            out.append(("text", f"text contains “{self.text}”"))
+        return [{"field": f, "text": t} for f, t in out]
 
 
 def _range(value: object) -> tuple[float, float]:

@@ -135,7 +135,10 @@ def test_labeler_filter_intent_restricts_the_queue_and_records_it(pool):
     want = df[(df.llm_label == "agree") & (df.llm_confidence <= 0.7)].id.tolist()
     shown = [w.current["item_id"]] + [q["item_id"] for q in w.queue_preview]
     assert shown == want[: len(shown)]
-    assert w.queue_filter["chips"] == ["LLM label: agree", "confidence 0.00 to 0.70"]
+    assert w.queue_filter["chips"] == [
+        {"field": "labels", "text": "LLM label: agree"},
+        {"field": "confidence", "text": "confidence 0.00 to 0.70"},
+    ]
     assert w.queue_filter["fields"] == {"labels": ["agree"], "confidence": [0.0, 0.7]}
     picked = w.current["item_id"]
     send(w, "decide", label="neutral_or_disagree")
@@ -165,4 +168,4 @@ def test_a_filter_matching_nothing_is_not_done(pool):
     w = Labeler(s, annotator="alice")
     send(w, "filter", filters={"text": "no sentence says this zzqx"})
     assert w.current is None
-    assert w.queue_filter["chips"] == ["text contains “no sentence says this zzqx”"]
+    assert w.queue_filter["chips"][0]["text"] == "text contains “no sentence says this zzqx”"
