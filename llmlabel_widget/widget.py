@@ -421,6 +421,7 @@ class Labeler(anywidget.AnyWidget):
 
     def _refresh_preview(self) -> None:
         # Only the preview changes: no revision bump, so intents in flight stay valid.
+        self._memo = {}  # a new ranking: read the queue again
         try:
             with self.hold_sync():
                 self.queue_preview = self._preview_list(self.current)
@@ -492,9 +493,11 @@ class Labeler(anywidget.AnyWidget):
 
         Reads the selector's last ranking: cheap, never waits for a refit.
         """
-        # wait=False: a big pool's first ranking is prepared in the background (pool order
-        # meanwhile, and the progress line says so), so the first render never waits for it.
-        items = self._session.queue(n, filters=self._filters, wait=False)
+        # wait=False: a big pool is ranked in the background; one read per redraw (filters).
+        if "queue" not in self._memo:
+            top = QUEUE_PREVIEW + 1  # the item on screen and the preview
+            self._memo["queue"] = self._session.queue(top, filters=self._filters, wait=False)
+        items: list[QueueItem] = self._memo["queue"][:n]
         if len(self._queued) > 1000:
             self._queued = {}
         self._queued.update({q.item_id: q for q in items})
@@ -529,9 +532,8 @@ class Labeler(anywidget.AnyWidget):
 
     def _llm_shown(self, agreement: Mapping[str, Any]) -> bool:
         """Whether the LLM takes part: an annotator, a proposal on screen, or agreement data."""
-        if self._session.annotator is not None or agreement.get("n"):
-            return True
-        return bool((self.current or {}).get("proposal") or self._memo.get("proposal_seen"))
+        on_screen = (self.current or {}).get("proposal") or self._memo.get("proposal_seen")
+        return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
 
     def _proposal(self, item_id: str) -> dict[str, Any] | None:
         view = _proposal_view(self._session.proposal(item_id))

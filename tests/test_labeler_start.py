@@ -25,6 +25,12 @@ def test_big_pool_shows_pool_order_and_says_preparing_until_ranked(
     w._refresh_preview()  # what the kernel loop runs after the background refit
     assert w.progress["preparing"] is False
     assert "preparing" not in " ".join(q["reason"] for q in w.queue_preview)
+    # each later ranking (here after a decision made in code) reaches the preview too
+    nxt = w.queue_preview[0]["item_id"]
+    s.decide(nxt, "agree", annotator="bob")
+    s.selector.wait(60)
+    w._refresh_preview()
+    assert nxt not in [q["item_id"] for q in w.queue_preview]
     s.close()
 
 
