@@ -489,15 +489,15 @@ class Labeler(anywidget.AnyWidget):
         return counts
 
     def _queue(self, n: int) -> list[dict[str, str]]:
-        """The next ``n`` items to review, each with why it was picked (the session's selector).
-
-        Reads the selector's last ranking: cheap, never waits for a refit.
-        """
-        # wait=False: a big pool is ranked in the background; one read per redraw (filters).
-        if "queue" not in self._memo:
-            top = QUEUE_PREVIEW + 1  # the item on screen and the preview
-            self._memo["queue"] = self._session.queue(top, filters=self._filters, wait=False)
-        items: list[QueueItem] = self._memo["queue"][:n]
+        """The next ``n`` items, each with why it was picked: the last ranking, read once per
+        redraw (a filter is a store query); never waits for a ranking (``wait=False``)."""
+        top, memo = max(n, QUEUE_PREVIEW + 1), self._memo.get("queue", (0, []))
+        if memo[0] < top:
+            memo = self._memo["queue"] = (
+                top,
+                self._session.queue(top, filters=self._filters, wait=False),
+            )
+        items: list[QueueItem] = memo[1][:n]
         if len(self._queued) > 1000:
             self._queued = {}
         self._queued.update({q.item_id: q for q in items})
