@@ -201,7 +201,8 @@ class SQLiteReadModels:
         ``skipped``, ``decided`` (a label, not a skip) or ``invalid`` (its latest proposal
         could not be used); ``text``: the item's text contains it (ASCII case ignored).
         """
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[Any] = []
         if labels:
             marks = ", ".join("?" * len(labels))
             where.append(f"EXISTS (SELECT 1 FROM json_each(p.labels) WHERE value IN ({marks}))")
