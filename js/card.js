@@ -38,6 +38,10 @@ export function isLong(text) {
  */
 export function fillText(node, current) {
   const text = current.text || "";
+  if (!text.trim()) {
+    node.replaceChildren(h("span", { cls: "llmlabel-empty-text", text: "(empty text)" }));
+    return;
+  }
   const rationale = current.proposal ? current.proposal.rationale : null;
   const runs = segments(text, quotedPhrases(rationale));
   node.replaceChildren(
@@ -69,7 +73,8 @@ export function fillMeta(node, current) {
  * The proposal area in one of its states: valid, invalid, pending or absent.
  * @param {HTMLElement} node
  * @param {Current} current
- * @param {{busy: boolean, acceptKeys: string}} opts
+ * @param {{busy: boolean, acceptKeys: string, llm?: boolean}} opts (llm false: the
+ *   session has no LLM, so nothing here mentions one)
  */
 export function fillProposal(node, current, opts) {
   const p = current.proposal;
@@ -79,6 +84,7 @@ export function fillProposal(node, current, opts) {
     let text = opts.busy
       ? "LLM proposal pending. You can label this item now."
       : "No LLM proposal for this item: choose a label yourself.";
+    if (opts.llm === false && !opts.busy) text = "Choose a label.";
     if (current.blind) {
       node.classList.add("llmlabel-proposal-blind");
       text = "Blind check: the LLM's answer is hidden until you choose a label.";

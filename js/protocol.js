@@ -14,6 +14,7 @@ export const TRAITS = Object.freeze({
   shortcuts: "shortcuts",
   revision: "revision",
   done: "done",
+  queueFilter: "queue_filter",
 });
 
 /** Kinds of the custom messages the view sends (user intents). */
@@ -23,10 +24,11 @@ export const MSG = Object.freeze({
   skip: "skip",
   note: "note",
   undo: "undo",
+  filter: "filter",
 });
 
 /** Actions a key can trigger besides a label; the same names as in `shortcuts`. */
-export const ACTIONS = Object.freeze(["accept", "skip", "note", "undo", "filter", "help"]);
+export const ACTIONS = Object.freeze(["accept", "skip", "note", "undo", "filter", "queue", "help"]);
 
 /** Texts longer than this (characters) or with more lines start collapsed. */
 export const COLLAPSE_CHARS = 1200;

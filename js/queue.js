@@ -7,7 +7,7 @@ const fmt = new Intl.NumberFormat("en-US");
 /**
  * @typedef {{rate: number | null, low: number | null, high: number | null, n: number}} Agreement
  * @typedef {{done?: number, skipped?: number, total?: number, agreement?: Agreement,
- *   store?: string, annotator?: string}} Progress
+ *   store?: string, annotator?: string, preparing?: boolean, llm?: boolean}} Progress
  * @typedef {{item_id: string, reason: string, preview: string}} QueueEntry
  */
 
@@ -25,13 +25,16 @@ export function progressText(p) {
   parts.push(`${fmt.format(p.done || 0)} / ${fmt.format(p.total || 0)} reviewed`);
   if (p.skipped) parts.push(`${fmt.format(p.skipped)} skipped`);
   const a = p.agreement;
-  if (a && a.rate !== null && a.rate !== undefined) {
+  if (p.llm === false) {
+    // no LLM in this session: say nothing about one
+  } else if (a && a.rate !== null && a.rate !== undefined) {
     const range = a.low !== null && a.high !== null ? ` (${pct(a.low)}–${pct(a.high)}` : " (";
     parts.push(`LLM agrees ${pct(a.rate)}${range}, n=${fmt.format(a.n)})`);
   } else {
     parts.push("LLM agreement: no reviewed proposals yet");
   }
   if (p.annotator) parts.push(`as ${p.annotator}`);
+  if (p.preparing) parts.push("preparing the ranking…");
   return parts.join(" · ");
 }
 

@@ -14,13 +14,14 @@ import { createIntents } from "./parts/intents.js";
 import { createKeyboard } from "./parts/keyboard.js";
 import { createNotes } from "./parts/notes.js";
 import { createQueue } from "./parts/queue.js";
+import { createQueueFilter } from "./parts/queue_filter.js";
 import { createScope } from "./parts/scope.js";
 import { createStatus } from "./parts/status.js";
 import { MSG, TRAITS } from "./protocol.js";
 
 /**
  * @typedef {import("@anywidget/types").AnyModel} AnyModel
- * @typedef {"note" | "filter" | "help"} Panel
+ * @typedef {"note" | "filter" | "queue" | "help"} Panel
  */
 
 /**
@@ -36,6 +37,7 @@ import { MSG, TRAITS } from "./protocol.js";
  * @property {import("./parts/notes.js").NotesPart} notes
  * @property {import("./parts/keyboard.js").KeyboardPart} keyboard
  * @property {import("./parts/queue.js").QueuePart} queue
+ * @property {import("./parts/queue_filter.js").QueueFilterPart} queueFilter
  * @property {import("./parts/intents.js").IntentsPart} intents
  * @property {() => void} renderCurrent
  * @property {() => void} renderLabels
@@ -76,6 +78,7 @@ export function createView(model, el) {
   v.intents.render();
   focusWhenShown(root, el, scope);
   const parts = [v.status, v.card, v.actions, v.filter, v.notes, v.keyboard, v.queue, v.intents];
+  parts.push(v.queueFilter);
   return () => {
     scope.dispose();
     for (const part of parts) part.cleanup();
@@ -94,7 +97,7 @@ function assemble(model) {
     attrs: {
       tabindex: "0",
       role: "group",
-      "aria-label": "LLM label review",
+      "aria-label": "Label review",
       "data-lm-suppress-shortcuts": "true",
     },
   });
@@ -113,6 +116,10 @@ function assemble(model) {
   v.notes = createNotes(ctx, { send: (text) => v.intents.send(MSG.note, { text }), close });
   v.keyboard = createKeyboard(ctx, { act: (b) => act(v, b), panelOpen: () => !!v.panel, close });
   v.queue = createQueue(model);
+  v.queueFilter = createQueueFilter(ctx, {
+    send: (filters) => v.intents.send(MSG.filter, { filters }),
+    close,
+  });
   v.cardBox = h("div", { cls: "llmlabel-card" }, [
     ...v.card.nodes,
     ...v.actions.nodes,
@@ -127,7 +134,8 @@ function assemble(model) {
   });
   show(v.keyboard.helpPanel, false);
   const s = v.status;
-  root.append(s.header, ...s.lines, v.cardBox, s.doneBox, v.keyboard.helpPanel, v.queue.node);
+  root.append(s.header, ...s.lines, v.queueFilter.bar, v.queueFilter.panel, v.cardBox);
+  root.append(s.doneBox, v.keyboard.helpPanel, v.queue.node);
   return v;
 }
 
@@ -157,7 +165,8 @@ function renderCurrent(v) {
     v.status.renderDone();
     return;
   }
-  v.card.render(cur, Boolean(ctx.model.get(TRAITS.busy)));
+  const llm = ctx.model.get(TRAITS.progress)?.llm !== false;
+  v.card.render(cur, Boolean(ctx.model.get(TRAITS.busy)), llm);
   const p = cur.proposal;
   v.actions.enableAccept(ctx.multi() || Boolean(p?.valid && p.labels.length));
   renderSelection(v);
@@ -179,7 +188,7 @@ function accept(v) {
   } else {
     const keys = ctx.labels().flatMap((l) => (l.key ? [l.key] : []));
     ctx.notice(
-      `No valid LLM proposal to accept: choose a label${keys.length ? ` (${keys.map(keyLabel).join(", ")})` : ""}.`,
+      `No valid proposal to accept: choose a label${keys.length ? ` (${keys.map(keyLabel).join(", ")})` : ""}.`,
     );
   }
 }
@@ -203,6 +212,7 @@ function act(v, b) {
   else if (b.action === "skip" && here) v.intents.send(MSG.skip);
   else if (b.action === "undo") v.intents.send(MSG.undo);
   else if ((b.action === "note" || b.action === "filter") && here) openPanel(v, b.action);
+  else if (b.action === "queue") openPanel(v, "queue");
   else if (b.action === "help") {
     if (v.panel === "help") closePanel(v);
     else openPanel(v, "help");
@@ -215,6 +225,7 @@ function openPanel(v, which) {
   v.panel = which;
   if (which === "note") v.notes.open();
   else if (which === "filter") v.filter.open();
+  else if (which === "queue") v.queueFilter.open();
   else {
     v.keyboard.renderHelp();
     show(v.keyboard.helpPanel, true);
@@ -226,6 +237,7 @@ function closePanel(v, refocus = true) {
   v.panel = null;
   v.notes.hide();
   v.filter.hide();
+  v.queueFilter.hide();
   show(v.keyboard.helpPanel, false);
   if (refocus) v.ctx.root.focus({ preventScroll: true });
 }
@@ -241,7 +253,7 @@ function onClick(v, ev) {
   const btn = /** @type {HTMLElement} */ (ev.target).closest("button");
   if (!btn || !root.contains(btn)) return;
   const action = btn.getAttribute("data-action");
-  const toInput = action === "note" || action === "filter";
+  const toInput = action === "note" || action === "filter" || action === "queue";
   if (ev.detail > 0 && !toInput) root.focus({ preventScroll: true });
   if (btn === v.card.expandBtn) {
     v.card.toggle();

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .prompt_lab import PromptTrial
     from .prompt_panel import PromptLab
     from .prompts import PromptSpec
+    from .queue_filter import QueueFilter
     from .selector import QueueItem, Selector
     from .session import AddReport, Decision, Session
     from .store import StoreError
@@ -37,6 +38,7 @@ _EXPORTS = {
     "PromptSpec": "prompts",
     "PromptTrial": "prompt_lab",
     "Proposal": "annotators",
+    "QueueFilter": "queue_filter",
     "QueueItem": "selector",
     "RecordedAnnotator": "annotators",
     "RunReport": "annotators",
@@ -56,6 +58,7 @@ __all__ = [
     "PromptSpec",
     "PromptTrial",
     "Proposal",
+    "QueueFilter",
     "QueueItem",
     "RecordedAnnotator",
     "RunReport",

@@ -14,11 +14,11 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from . import export, reading, runner
+from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
 from .ingest import (
@@ -34,15 +34,13 @@ from .ingest import (
     validate_frame,
 )
 from .metrics import quality_table
+from .queue_filter import QueueFilter
 from .reading import STATES
 from .recording import Decision, Recorder, reviewer_name
 from .selector import QueueItem, Selector
 from .store import Store
 from .task import LabelTask
 from .trials import PromptTrials
-
-if TYPE_CHECKING:
-    pass
 
 ItemId = str | int
 # Once decisions pause this long, the write-ahead log is copied into the .labels.db file.
@@ -403,21 +401,30 @@ class Session(PromptTrials):
         self._ranking = self._live = False
         self._start_ranking()
 
-    def _start_ranking(self) -> None:
+    def _start_ranking(self, wait: bool = True) -> None:
         """Attach the selector (it ranks the pool); from then on decisions reach it."""
         if not self._ranking:
-            self._selector.attach(self)
+            self._selector.attach(self, wait=wait)
             self._ranking = self._live = True
 
-    def queue(self, n: int = 10) -> list[QueueItem]:
+    def queue(
+        self,
+        n: int = 10,
+        *,
+        filters: QueueFilter | Mapping[str, Any] | None = None,
+        wait: bool = True,
+    ) -> list[QueueItem]:
         """The next ``n`` items to review, chosen by the selector, each with its reason.
 
-        Cheap: it reads the selector's last ranking; refits happen in the background after
-        decisions. The first call starts the selector. Pass ``item.context()`` to
-        :meth:`decide` to record why it was shown.
-        """
-        self._start_ranking()
-        return self._selector.queue(n)
+        Cheap: reads the selector's last ranking. The first call starts the selector
+        (``wait=False``: it ranks in the background, pool order meanwhile). ``filters`` (a
+        :class:`QueueFilter` or a dict of its fields) keeps matching items. Pass
+        ``item.context()`` to :meth:`decide`."""
+        self._start_ranking(wait)
+        if not filters:
+            return self._selector.queue(n)
+        f = QueueFilter.of(filters).check_labels(self.task.names)
+        return queue_filter.apply(f, self.store, self._selector, n)
 
     def next_items(self, n: int = 1) -> list[str]:
         """The next ``n`` items to review: undecided ones in order, skipped ones last."""

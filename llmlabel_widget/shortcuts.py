@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Actions a key can trigger, besides choosing a label.
-ACTIONS = ("accept", "skip", "note", "undo", "filter", "help")
+ACTIONS = ("accept", "skip", "note", "undo", "filter", "queue", "help")
 DEFAULT_SHORTCUTS: dict[str, list[str]] = {
     "accept": ["Enter", "a"],
     "skip": ["s", " "],
     "note": ["n"],
     "undo": ["z", "Backspace"],
     "filter": ["/"],
+    "queue": ["l"],  # filter the queue (LLM label, confidence, state, text)
     "help": ["?"],
 }
 # Keys the view needs for itself: Escape closes panels, Tab moves focus.

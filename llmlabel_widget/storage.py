@@ -130,3 +130,13 @@ class StoreBackend(Protocol):
 
     def open_items(self, n: int) -> list[str]:
         """The resume point: up to ``n`` open item ids in pool order, then skipped ones."""
+
+    def filtered_items(
+        self,
+        *,
+        labels: Sequence[str] = (),
+        confidence: tuple[float, float] | None = None,
+        states: Sequence[str] = (),
+        text: str = "",
+    ) -> list[str]:
+        """The queue filter's read model: ids matching every criterion, in pool order."""

@@ -28,6 +28,7 @@ from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
 from .shortcuts import normalise_shortcuts
 
 if TYPE_CHECKING:
+    from .queue_filter import QueueFilter
     from .selector import QueueItem
     from .session import Decision, Session
 
@@ -60,7 +61,7 @@ class Labeler(anywidget.AnyWidget):
     metadata_columns : item metadata columns to show next to the text (default: none, so
         that columns such as gold labels do not bias the reviewer).
     shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
-        Actions: accept, skip, note, undo, filter, help; ``labels`` is a list of keys in
+        Actions: accept, skip, note, undo, filter, queue, help; ``labels`` is a list of keys in
         label order or a dict ``{label name: key}``. A key held with Shift, Ctrl, Alt or
         Meta is never an action (Shift+Enter runs the next cell) unless a combination is
         bound as such, e.g. ``{"accept": ["Enter", "Shift+Enter"]}``.
@@ -100,6 +101,8 @@ class Labeler(anywidget.AnyWidget):
     revision = traitlets.Int(0).tag(sync=True)
     #: True when no item is left to review.
     done = traitlets.Bool(False).tag(sync=True)
+    #: the active queue filter: its fields and one phrase per criterion (the chips).
+    queue_filter = traitlets.Dict().tag(sync=True)
 
     # -- configuration -----------------------------------------------------------------------
     #: action -> keys, plus ``labels``: one key per label in task order ("" for none).
@@ -149,6 +152,7 @@ class Labeler(anywidget.AnyWidget):
         self._dropped = 0
         self._memo: dict[str, Any] = {}
         self._listener: Callable[[], None] | None = None
+        self._filters: QueueFilter | None = None
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -214,6 +218,16 @@ class Labeler(anywidget.AnyWidget):
         """
         self._show()
 
+    def __repr__(self) -> str:
+        p, who = self.progress or {}, getattr(self, "_annotator", "?")
+        return (
+            f"Labeler({p.get('store', '?')} · {p.get('done', 0):,} / {p.get('total', 0):,} "
+            f"reviewed · {p.get('skipped', 0):,} skipped · reviewer {who!r})"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     # -- traits ------------------------------------------------------------------------------
     @traitlets.validate("shortcuts")
     def _check_shortcuts(self, proposal: dict[str, Any]) -> dict[str, list[Any]]:
@@ -257,6 +271,7 @@ class Labeler(anywidget.AnyWidget):
             "skip": self._skip,
             "note": self._note,
             "undo": self._undo,
+            "filter": self._filter,
         }.get(kind if isinstance(kind, str) else "")
         if handler is None:
             self._drop("unknown kind", content)
@@ -267,7 +282,9 @@ class Labeler(anywidget.AnyWidget):
             self._drop("stale or duplicate revision", content)
             return
         current = self.current
-        if kind != "undo" and (current is None or content.get("item_id") != current["item_id"]):
+        if kind not in ("undo", "filter") and (
+            current is None or content.get("item_id") != current["item_id"]
+        ):
             self._drop("not the current item", content)
             return
         handler(content)
@@ -347,6 +364,17 @@ class Labeler(anywidget.AnyWidget):
         self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
         self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
 
+    def _filter(self, content: dict[str, Any]) -> None:
+        """Restrict the queue (``filters``: QueueFilter fields; empty or None clears it)."""
+        from .queue_filter import QueueFilter
+
+        raw = content.get("filters") or {}
+        f = QueueFilter.of(raw).check_labels(self._names)
+        self._filters = None if f.empty else f
+        self.queue_filter = {"fields": f.as_dict(), "chips": f.chips()}
+        self._pinned = None
+        self._show(notice="Filter cleared." if f.empty else "Queue filtered.")
+
     def _advance(self, decision: Decision) -> None:
         self._pinned = None
         # The next item goes on screen first; callbacks (refits, charts) run after.
@@ -393,8 +421,11 @@ class Labeler(anywidget.AnyWidget):
 
     def _refresh_preview(self) -> None:
         # Only the preview changes: no revision bump, so intents in flight stay valid.
+        self._memo = {}  # a new ranking: read the queue again
         try:
-            self.queue_preview = self._preview_list(self.current)
+            with self.hold_sync():
+                self.queue_preview = self._preview_list(self.current)
+                self.progress = self._progress()
         except Exception:  # a closed store or comm must not break the kernel loop
             logger.exception("Labeler could not refresh the queue preview")
 
@@ -458,11 +489,15 @@ class Labeler(anywidget.AnyWidget):
         return counts
 
     def _queue(self, n: int) -> list[dict[str, str]]:
-        """The next ``n`` items to review, each with why it was picked (the session's selector).
-
-        Reads the selector's last ranking: cheap, never waits for a refit.
-        """
-        items = self._session.queue(n)
+        """The next ``n`` items, each with why it was picked: the last ranking, read once per
+        redraw (a filter is a store query); never waits for a ranking (``wait=False``)."""
+        top, memo = max(n, QUEUE_PREVIEW + 1), self._memo.get("queue", (0, []))
+        if memo[0] < top:
+            memo = self._memo["queue"] = (
+                top,
+                self._session.queue(top, filters=self._filters, wait=False),
+            )
+        items: list[QueueItem] = memo[1][:n]
         if len(self._queued) > 1000:
             self._queued = {}
         self._queued.update({q.item_id: q for q in items})
@@ -491,7 +526,20 @@ class Labeler(anywidget.AnyWidget):
             "agreement": agreement,
             "store": self._session.path.name,
             "annotator": self._annotator,
+            "preparing": not self._session.selector.ready,
+            "llm": self._llm_shown(agreement),
         }
+
+    def _llm_shown(self, agreement: Mapping[str, Any]) -> bool:
+        """Whether the LLM takes part: an annotator, a proposal on screen, or agreement data."""
+        on_screen = (self.current or {}).get("proposal") or self._memo.get("proposal_seen")
+        return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
+
+    def _proposal(self, item_id: str) -> dict[str, Any] | None:
+        view = _proposal_view(self._session.proposal(item_id))
+        if view is not None:
+            self._memo["proposal_seen"] = True
+        return view
 
     def _is_blind(self, item_id: str) -> bool:
         """A fixed share of items, drawn by a hash of the id (the same after a reload)."""
@@ -512,7 +560,7 @@ class Labeler(anywidget.AnyWidget):
             "meta": {
                 c: _clip(_as_text(meta[c]), MAX_META_CHARS) for c in self._meta_columns if c in meta
             },
-            "proposal": None if blind else _proposal_view(self._session.proposal(item_id)),
+            "proposal": None if blind else self._proposal(item_id),
             "reason": f"blind check · {reason}" if blind else reason,
             "blind": blind,
         }

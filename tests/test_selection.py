@@ -71,16 +71,20 @@ def test_ranked_propensities_are_the_chance_the_slot_took_them(pool):
 
 
 NUMBER = r"(\d+\.\d\d)"
+MOOD = r"learner (?:unsure|fairly sure)"
 REASONS = {
-    "margin": rf"learner unsure \(margin {NUMBER}\) · LLM confidence {NUMBER}",
-    "hybrid": rf"learner unsure / LLM doubted \(margin {NUMBER}\) · LLM confidence {NUMBER}",
-    "entropy": rf"learner unsure \(entropy {NUMBER}\) · LLM confidence {NUMBER}",
-    "least_confidence": rf"learner unsure \(top p {NUMBER}\) · LLM confidence {NUMBER}",
+    "margin": rf"{MOOD}: its top two classes {NUMBER} apart · LLM confidence {NUMBER}",
+    "hybrid": (
+        rf"{MOOD}: its top two classes {NUMBER} apart · "
+        rf"learner p={NUMBER} for the LLM's label · LLM confidence {NUMBER}"
+    ),
+    "entropy": rf"{MOOD} \(entropy {NUMBER}\) · LLM confidence {NUMBER}",
+    "least_confidence": rf"{MOOD}: its top class has p {NUMBER} · LLM confidence {NUMBER}",
     "disagreement": (
         rf"likely LLM error \(P={NUMBER}, learned from 24 reviewed\) · "
-        rf"learner p={NUMBER} for its label · LLM confidence {NUMBER}"
+        rf"learner p={NUMBER} for the LLM's label · LLM confidence {NUMBER}"
     ),
-    "llm_confidence": rf"low LLM confidence {NUMBER}",
+    "llm_confidence": rf"LLM confidence {NUMBER}, among the lowest",
     "diversity": "covers an unexplored region of the data",
     "in_order": "next in pool",
     "random": "random",
@@ -96,8 +100,10 @@ def expected_numbers(name, q, out, state, features):
     if name not in ("margin", "hybrid", "entropy", "least_confidence", "disagreement"):
         return []
     p = proba_of(out, features, q.item_id)
-    if name in ("margin", "hybrid"):
+    if name == "margin":
         return [1 - top_margin(p[None, :])[0], conf]
+    if name == "hybrid":
+        return [1 - top_margin(p[None, :])[0], p[CLASSES.index(state.llm[i][0])], conf]
     if name == "entropy":
         return [float(-(p * np.log(p)).sum()), conf]
     if name == "least_confidence":

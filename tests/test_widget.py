@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 from pathlib import Path
 
@@ -563,7 +564,7 @@ def test_labeler_shows_the_selectors_queue_and_records_why(db, gwsd, gwsd_task):
     w = Labeler(s, annotator="alice")
     first = s.queue(1)[0]
     assert w.current["item_id"] == first.item_id
-    assert w.current["reason"].startswith("low LLM confidence")
+    assert re.match(r"LLM confidence \d\.\d\d, among the lowest", w.current["reason"])
     assert [q["item_id"] for q in w.queue_preview] == [q.item_id for q in s.queue(11)[1:]]
     send(w, "decide", label="agree")
     ctx = s.annotations.set_index("item_id").loc[first.item_id, "context"]

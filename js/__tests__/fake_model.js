@@ -68,6 +68,7 @@ export const SHORTCUTS = {
   note: ["n"],
   undo: ["z", "Backspace"],
   filter: ["/"],
+  queue: ["l"],
   help: ["?"],
   labels: ["1", "2"],
 };

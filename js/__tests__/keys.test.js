@@ -133,7 +133,7 @@ describe("single-label keys", () => {
     press(root, "Enter");
     expect(model.sent).toEqual([]);
     expect(root.querySelector(".llmlabel-notice")?.textContent).toBe(
-      "No valid LLM proposal to accept: choose a label (1, 2).",
+      "No valid proposal to accept: choose a label (1, 2).",
     );
     press(root, "2");
     expect(model.sent).toEqual([

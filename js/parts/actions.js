@@ -68,6 +68,7 @@ export function createActions(ctx) {
     actionButton("note", "Note"),
     actionButton("undo", "Undo"),
     actionButton("filter", "Find label"),
+    actionButton("queue", "Filter queue"),
     actionButton("help", "Keys"),
   ];
   const row = h("div", { cls: "llmlabel-actions" }, [acceptBtn, labelBox, ...others]);

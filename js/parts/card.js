@@ -16,7 +16,7 @@ import { h, show } from "../dom.js";
  * @typedef {object} CardPart
  * @property {HTMLElement[]} nodes to place in the card, in order
  * @property {HTMLElement} expandBtn its clicks come through the view's one click handler
- * @property {(cur: Current, busy: boolean) => void} render
+ * @property {(cur: Current, busy: boolean, llm?: boolean) => void} render
  * @property {() => void} collapse a new item starts collapsed
  * @property {() => void} toggle expand or collapse a long text
  * @property {() => void} cleanup
@@ -34,8 +34,8 @@ export function createCard() {
   const item = h("div", { cls: "llmlabel-item" }, [textNode, expandBtn, truncNote]);
   show(expandBtn, false);
 
-  /** @param {Current} cur @param {boolean} busy */
-  function render(cur, busy) {
+  /** @param {Current} cur @param {boolean} busy @param {boolean} [llm] */
+  function render(cur, busy, llm = true) {
     reasonLine.textContent = cur.reason ? `picked because: ${cur.reason}` : "";
     fillText(textNode, cur);
     const long = isLong(cur.text || "");
@@ -47,7 +47,7 @@ export function createCard() {
     truncNote.textContent = trunc;
     show(truncNote, Boolean(trunc));
     fillMeta(metaLine, cur);
-    fillProposal(proposalBox, cur, { busy, acceptKeys: "" });
+    fillProposal(proposalBox, cur, { busy, acceptKeys: "", llm });
   }
 
   return {

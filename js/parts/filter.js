@@ -38,16 +38,44 @@ function filterInput() {
 }
 
 /**
- * Labels whose name or description contains the query (case-insensitive).
+ * A name folded for matching: lower case, with spaces, underscores and hyphens dropped.
+ * @param {string} text
+ */
+export function fold(text) {
+  return text.toLowerCase().replace(/[\s_-]+/g, "");
+}
+
+/**
+ * How well a label matches the query: 0 prefix, 1 word start, 2 substring (name), 3 in the
+ * description, -1 no match. Case, spaces, underscores and hyphens are ignored.
+ * @param {LabelSpec} label
+ * @param {string} q the folded query
+ */
+export function matchRank(label, q) {
+  if (!q) return 0;
+  const name = fold(label.name);
+  if (name.startsWith(q)) return 0;
+  const words = label.name.toLowerCase().split(/[\s_-]+/);
+  for (let i = 1; i < words.length; i++) {
+    if (fold(words.slice(i).join("")).startsWith(q)) return 1;
+  }
+  if (name.includes(q)) return 2;
+  return fold(label.description || "").includes(q) ? 3 : -1;
+}
+
+/**
+ * Labels matching the query, best first (prefix, word start, substring, description);
+ * ties keep the task's label order.
  * @param {LabelSpec[]} labels
  * @param {string} query
  */
-function matching(labels, query) {
-  const q = query.trim().toLowerCase();
-  return labels.filter(
-    (l) =>
-      !q || l.name.toLowerCase().includes(q) || (l.description || "").toLowerCase().includes(q),
-  );
+export function matching(labels, query) {
+  const q = fold(query);
+  return labels
+    .map((label, i) => ({ label, i, rank: matchRank(label, q) }))
+    .filter((m) => m.rank >= 0)
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .map((m) => m.label);
 }
 
 /**
@@ -105,6 +133,10 @@ export function createFilter(ctx, hooks) {
     }
     const marked = (/** @type {string} */ name) => ctx.multi() && hooks.isSelected(name);
     list.replaceChildren(...found.map((l, i) => option(l, i === index, marked(l.name), pick)));
+    const active = list.children[index];
+    if (active && typeof active.scrollIntoView === "function") {
+      active.scrollIntoView({ block: "nearest" });
+    }
   }
 
   /** @param {string} name */

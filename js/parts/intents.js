@@ -37,7 +37,7 @@ export function createIntents(ctx) {
     const revision = ctx.model.get(TRAITS.revision);
     if (inflight === revision) return false;
     const cur = ctx.current();
-    if (kind !== MSG.undo && !cur) return false;
+    if (kind !== MSG.undo && kind !== MSG.filter && !cur) return false;
     inflight = revision;
     ctx.model.send({ kind, item_id: cur ? cur.item_id : null, revision, ...extra });
     scope.later(() => {

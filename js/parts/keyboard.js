@@ -69,11 +69,12 @@ export function createKeyboard(ctx, hooks) {
     const sc = ctx.shortcuts();
     const multi = ctx.multi();
     const rows = [
-      ["accept", multi ? "accept / confirm the selected labels" : "accept the LLM's proposal"],
+      ["accept", multi ? "accept / confirm the selected labels" : "accept the proposal"],
       ["skip", "skip (comes back at the end)"],
       ["note", "add a note to this item"],
       ["undo", "undo the last action (unlimited)"],
       ["filter", "find a label by typing"],
+      ["queue", "filter the queue (label, confidence, state, text)"],
       ["help", "show / hide this list"],
     ];
     const body = rows.map(([action, what]) => row(keysFor(sc, action) || "—", what));

@@ -43,6 +43,13 @@ export function createStatus(model) {
   function renderDone() {
     const p = model.get(TRAITS.progress) || {};
     const undoKeys = keysFor(model.get(TRAITS.shortcuts) || {}, "undo");
+    if (model.get(TRAITS.queueFilter)?.chips?.length) {
+      doneBox.replaceChildren(
+        h("div", { cls: "llmlabel-done-title", text: "No item matches the queue filter." }),
+        h("div", { cls: "llmlabel-done-hint", text: "Remove a filter (×) to see the rest." }),
+      );
+      return;
+    }
     doneBox.replaceChildren(
       h("div", { cls: "llmlabel-done-title", text: "All items reviewed." }),
       h("div", {

@@ -8,6 +8,7 @@ or in the worker process) and ``bench/active_learning.py`` call the same functio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from .strategies import STRATEGIES, Strategy, cold_start
 
 QUEUE_LIMIT = 5000  # the queue never needs more than this between refits
 AUDIT_REASON = "random audit (unbiased check of the LLM)"
+AUDIT_REASON_NO_LLM = "random audit (unbiased sample of the pool)"
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,19 @@ class QueueItem:
     score: float
     audit: bool = False
     propensity: float | None = None
+    filtered: Mapping[str, Any] | None = None  # the queue filter it was picked under
 
     def context(self) -> dict[str, Any]:
         """What to record with the decision (for honest metrics later)."""
-        return {
+        out = {
             "strategy": self.strategy,
             "reason": self.reason,
             "audit": self.audit,
             "propensity": self.propensity,
         }
+        if self.filtered is not None:
+            out["filtered"] = dict(self.filtered)
+        return out
 
 
 @dataclass
@@ -295,6 +301,8 @@ def _order(
     taken = np.zeros(n_open, dtype=bool)
     out: list[QueueItem] = []
     cap = min(n_open, settings.limit)
+    has_llm = bool((s.llm_label >= 0).any() or np.isfinite(s.llm_confidence).any())
+    audit_reason = AUDIT_REASON if has_llm else AUDIT_REASON_NO_LLM
     oi = ai = 0  # read positions in the ranked and in the audit order
     while len(out) < cap:
         audit = rng.random() < explore
@@ -311,7 +319,7 @@ def _order(
         taken[pos] = True
         score = float(scores[pos])
         if audit:
-            item = QueueItem(str(ids[pos]), "audit", AUDIT_REASON, score, True, explore / n_open)
+            item = QueueItem(str(ids[pos]), "audit", audit_reason, score, True, explore / n_open)
         else:
             reason = used.reason(s, pos, score)
             propensity = (1 - explore) + explore / n_open

@@ -64,6 +64,12 @@ def refit_once(
     return out
 
 
+PREPARING = "preparing the ranking…"
+# Pools this small are ranked before a view's first render even with ``wait=False``: a
+# fraction of a second (13,083 items took 3 to 9 s, the reason for not waiting at all).
+QUICK_POOL = 2_000
+
+
 class Selector:
     """Ranks a session's open items for review; refits in the background after decisions.
 
@@ -138,12 +144,13 @@ class Selector:
         self._forget = weakref.finalize(self, refit_worker.forget, self._key)
 
     # -- wiring ---------------------------------------------------------------------------------
-    def attach(self, session: Session) -> Selector:
+    def attach(self, session: Session, *, wait: bool = True) -> Selector:
         """Read the pool of ``session`` and rank it.
 
-        Pools up to ``sync_limit`` items are ranked before this returns; larger ones are
-        featurised in the background (tens of seconds at 100,000 items) while the queue
-        serves pool order, so a view never waits for it.
+        Pools up to ``sync_limit`` items (``QUICK_POOL`` with ``wait=False``, a view's first
+        render) are ranked before this returns; larger ones are featurised in the
+        background (seconds at 13,000 items, tens at 100,000) while the queue serves pool
+        order, so a view never waits for it; :attr:`ready` tells when the ranking is in.
         """
         if self._closed:  # closed with an earlier session: a fresh start in the worker
             self._closed = False
@@ -151,15 +158,20 @@ class Selector:
             self._forget = weakref.finalize(self, refit_worker.forget, self._key)
         self._session = session
         n = session.store.count_items()
-        if n <= self.sync_limit:
+        if n <= (self.sync_limit if wait else min(self.sync_limit, QUICK_POOL)):
             self.refit()
             return self
         open_ids = session.store.open_items(5000)
-        reason = f"pool order while the selector prepares ({n:,} items)"
+        reason = f"pool order: {PREPARING}"
         self._ranking = [QueueItem(i, "pool order", reason, 0.0) for i in open_ids]
-        self.status = SelectorStatus(strategy=self.strategy, note=reason)
+        self.status = SelectorStatus(strategy=self.strategy, note=f"{PREPARING} ({n:,} items)")
         self.notify()
         return self
+
+    @property
+    def ready(self) -> bool:
+        """Whether a ranking is in (False while the first one is prepared in the background)."""
+        return self.status.refits > 0
 
     def on_refit(self, fn: Callable[[], None], *, remove: bool = False) -> None:
         """Call ``fn()`` (from the refit thread) after each background refit.

@@ -103,9 +103,25 @@ def _proba(s: Signals) -> np.ndarray:
     return s.proba
 
 
+UNSURE_GAP = 0.2  # a gap between the learner's top two classes below this is "unsure"
+UNSURE_TOP_P = 0.6  # a top class probability below this is "unsure"
+UNSURE_ENTROPY = 0.5  # entropy over its maximum (log of the class count) above this
+
+
 def _llm(s: Signals, pos: int) -> str:
+    """The LLM's confidence for the item, or nothing when it gave none (never "no ...")."""
     conf = s.llm_confidence[pos]
-    return f"LLM confidence {conf:.2f}" if np.isfinite(conf) else "no LLM confidence"
+    return f"LLM confidence {conf:.2f}" if np.isfinite(conf) else ""
+
+
+def _join(*parts: str) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _gap(gap: float) -> str:
+    """The learner's margin in words: the gap between its top two classes."""
+    mood = "learner unsure" if gap < UNSURE_GAP else "learner fairly sure"
+    return f"{mood}: its top two classes {gap:.2f} apart"
 
 
 SPREAD_CANDIDATES = 500  # the most uncertain items that take turns across clusters
@@ -156,7 +172,9 @@ class LeastConfidence(Strategy):
         return spread(s, 1.0 - _proba(s).max(axis=1))
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        return f"learner unsure (top p {float(_proba(s)[pos].max()):.2f}) · {_llm(s, pos)}"
+        top = float(_proba(s)[pos].max())
+        mood = "learner unsure" if top < UNSURE_TOP_P else "learner fairly sure"
+        return _join(f"{mood}: its top class has p {top:.2f}", _llm(s, pos))
 
 
 class Margin(Strategy):
@@ -168,8 +186,7 @@ class Margin(Strategy):
         return spread(s, s.margin())
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        gap = 1.0 - s.margin()[pos]
-        return f"learner unsure (margin {gap:.2f}) · {_llm(s, pos)}"
+        return _join(_gap(1.0 - s.margin()[pos]), _llm(s, pos))
 
 
 class Entropy(Strategy):
@@ -183,7 +200,10 @@ class Entropy(Strategy):
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
         p = np.clip(_proba(s)[pos], 1e-12, 1.0)  # scores are permuted by `spread`
-        return f"learner unsure (entropy {float(-(p * np.log(p)).sum()):.2f}) · {_llm(s, pos)}"
+        h = float(-(p * np.log(p)).sum())
+        unsure = len(p) > 1 and h / np.log(len(p)) > UNSURE_ENTROPY
+        mood = "learner unsure" if unsure else "learner fairly sure"
+        return _join(f"{mood} (entropy {h:.2f})", _llm(s, pos))
 
 
 class LLMConfidence(Strategy):
@@ -195,7 +215,12 @@ class LLMConfidence(Strategy):
         return 1.0 - np.nan_to_num(s.llm_confidence, nan=0.5)
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        return f"low {_llm(s, pos)}"
+        conf = s.llm_confidence[pos]
+        if np.isfinite(conf):
+            return f"LLM confidence {conf:.2f}, among the lowest"
+        if np.isfinite(s.llm_confidence).any():
+            return "LLM gave no confidence (counted as 0.50)"
+        return "no confidence to rank by: pool order"
 
 
 class Disagreement(Strategy):
@@ -224,17 +249,21 @@ class Disagreement(Strategy):
         if s.proba is None:
             agree = np.nan if s.llm_agreement is None else s.llm_agreement[pos]
             others = f"{agree:.0%} of other LLM answers agree" if np.isfinite(agree) else ""
-            return " · ".join(x for x in ("LLM doubted", others, llm) if x)
+            if not (others or llm or s.llm_label[pos] >= 0):
+                return "no signal to rank by yet"
+            return _join("LLM doubted", others, llm)
         if s.llm_label[pos] < 0:
-            return f"no LLM label: learner unsure (margin {1 - score:.2f})"
+            return _gap(1.0 - s.margin()[pos])
         p_llm = s.proba[pos, s.llm_label[pos]]
         if s.reviewed is not None and error_model_ready(s.reviewed):
             n = int((s.reviewed.llm_label >= 0).sum())
-            return (
-                f"likely LLM error (P={score:.2f}, learned from {n} reviewed) · "
-                f"learner p={p_llm:.2f} for its label · {llm}"
+            return _join(
+                f"likely LLM error (P={score:.2f}, learned from {n} reviewed)",
+                f"learner p={p_llm:.2f} for the LLM's label",
+                llm,
             )
-        return f"learner doubts the LLM (p={p_llm:.2f} for its label) · {llm}"
+        mood = "learner doubts the LLM" if p_llm < 0.5 else "learner mostly agrees with the LLM"
+        return _join(f"{mood} (p={p_llm:.2f} for its label)", llm)
 
 
 class Hybrid(Strategy):
@@ -249,8 +278,11 @@ class Hybrid(Strategy):
         return 0.5 * _rank(s.margin()) + 0.5 * _rank(doubt)
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
-        gap = 1.0 - s.margin()[pos]
-        return f"learner unsure / LLM doubted (margin {gap:.2f}) · {_llm(s, pos)}"
+        gap = _gap(1.0 - s.margin()[pos])
+        if s.llm_label[pos] < 0:
+            return gap
+        p_llm = float(s.proba[pos, s.llm_label[pos]]) if s.proba is not None else np.nan
+        return _join(gap, f"learner p={p_llm:.2f} for the LLM's label", _llm(s, pos))
 
 
 def _rank(x: np.ndarray) -> np.ndarray:
@@ -278,6 +310,8 @@ class Diversity(Strategy):
         return score
 
     def reason(self, s: Signals, pos: int, score: float) -> str:
+        if s.features is None or len(s.llm_label) < 2:
+            return "random pick (no features to spread over)"
         return "covers an unexplored region of the data"
 
 

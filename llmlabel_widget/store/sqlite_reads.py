@@ -184,3 +184,49 @@ class SQLiteReadModels:
         out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
         out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
         return out
+
+    # -- read model: the queue filter ---------------------------------------------------------
+    def filtered_items(
+        self,
+        *,
+        labels: Sequence[str] = (),
+        confidence: tuple[float, float] | None = None,
+        states: Sequence[str] = (),
+        text: str = "",
+    ) -> list[str]:
+        """Ids of the items matching every given criterion, in pool order.
+
+        ``labels``: the latest (non-trial) proposal gives one of them; ``confidence``: its
+        confidence lies in ``[low, high]``; ``states``: the item is in one of ``undecided``,
+        ``skipped``, ``decided`` (a label, not a skip) or ``invalid`` (its latest proposal
+        could not be used); ``text``: the item's text contains it (ASCII case ignored).
+        """
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if labels:
+            marks = ", ".join("?" * len(labels))
+            where.append(f"EXISTS (SELECT 1 FROM json_each(p.labels) WHERE value IN ({marks}))")
+            params += list(labels)
+        if confidence is not None:
+            where.append("p.confidence BETWEEN ? AND ?")
+            params += [float(confidence[0]), float(confidence[1])]
+        sql_state = {
+            "undecided": "d.kind IS NULL",
+            "skipped": "d.kind = 'skip'",
+            "decided": "d.kind IN ('accept', 'correct', 'label')",
+            "invalid": "p.valid = 0",
+        }
+        if states:
+            where.append("(" + " OR ".join(sql_state[s] for s in states) + ")")
+        if text:
+            where.append("instr(lower(i.text), lower(?)) > 0")
+            params.append(text)
+        latest = f"SELECT MAX(seq) AS m FROM proposals WHERE {NOT_TRIAL} GROUP BY item_id"
+        rows = self.query(
+            f"WITH d AS ({_LATEST_DECISION}), l AS ({latest}), "
+            "p AS (SELECT q.* FROM proposals q JOIN l ON q.seq = l.m) "
+            "SELECT i.item_id FROM items i LEFT JOIN d USING (item_id) "
+            f"LEFT JOIN p USING (item_id) WHERE {' AND '.join(where)} ORDER BY i.seq",
+            params,
+        )
+        return [r[0] for r in rows]

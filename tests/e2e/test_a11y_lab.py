@@ -1,5 +1,6 @@
 """Accessibility (issue 13): axe-core finds no serious or critical violations in the Labeler,
-the Dashboard and PromptLab, in JupyterLab's light and dark themes.
+the Dashboard and PromptLab, in JupyterLab's light and dark themes. The same run refreshes the
+README's screenshots (``notebooks/images/{labeler,dashboard}-{light,dark}.png``).
 
 axe's ``color-contrast`` rule (serious) checks that small text has a contrast of at least 4.5:1
 against its background, so the contrast line of the issue is part of the same check.
@@ -7,10 +8,14 @@ against its background, so the contrast line of the issue is part of the same ch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from a11y import accessibility_problems, set_theme
 from lab_harness import JS_ERROR_OUTPUTS, UI_TIMEOUT_MS, Lab, goto_notebook, run_all, write_notebook
 from playwright.sync_api import Page, expect
+
+IMAGES = Path(__file__).resolve().parents[2] / "notebooks" / "images"
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +39,7 @@ session = Session.open("a11y.labels.db", data=df[["id", "text"]], task=task,
                            df[["id", "llm_label"]].rename(columns={"llm_label": "label"})))
 session.propose(progress=False)
 for i, g in zip(df["id"][:30], df["gold_label"][:30]):
-    session.decide(i, g, annotator="e2e")
+    session.decide(i, g)  # as the session's user, so the Labeler's history lists them
 session.annotator = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="not-needed")
 session.try_prompt(progress=False)""",
     "Labeler(session)",
@@ -75,4 +80,7 @@ def test_views_have_no_serious_accessibility_violations(
         for name, cell in VIEWS.items()
     }
     problems = "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
+    theme = "dark" if dark else "light"
+    page.locator(".llmlabel-root").screenshot(path=str(IMAGES / f"labeler-{theme}.png"))
+    page.locator(_output(2)).screenshot(path=str(IMAGES / f"dashboard-{theme}.png"))
     assert problems == "", problems
