@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from .storage import StoreBackend
 from .task import LabelTask
+
+if TYPE_CHECKING:
+    from .session import Session
 
 OnChanged = Literal["error", "keep"]
 
@@ -229,3 +233,51 @@ def resolve_task(stored: str | None, task: LabelTask | None, path: object) -> La
     if task is None:  # a new store, or an empty file left by an earlier failed open
         raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
     return task
+
+
+def open_session(
+    cls: type[Session],
+    path: Path,
+    data: pd.DataFrame | None,
+    text: str,
+    id: str | None,
+    task: LabelTask | None,
+    annotator: Any,
+    user: str | None,
+    selector: Any,
+    on_changed: OnChanged,
+) -> Session:
+    """:meth:`Session.open`: a call that raises changes nothing (the file of a new store is
+    removed again)."""
+    if task is not None and not isinstance(task, LabelTask):
+        raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
+    check_on_changed(on_changed)
+    checked = None if data is None else validate_frame(data, text=text, id=id)
+    target = path
+    is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
+    if is_new and task is None:
+        raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
+    # Everything that can fail is checked before the first write, and the task and the
+    # new items are written in one transaction: a call that raises changes nothing.
+    from .store import Store  # the SQLite backend; opening a store is the one place it is named
+
+    store = Store(target)
+    session: Session | None = None
+    try:
+        stored = store.get_meta("task")
+        task = resolve_task(stored, task, path)
+        session = cls(store, task, annotator=annotator, user=user, selector=selector)
+        plan = (
+            None if data is None or checked is None else session._plan_add(data, checked, text, id)
+        )
+        changed = stored is None or task != LabelTask.from_json(stored)
+        session._apply_add(plan, on_changed, task=task if changed else None)
+    except BaseException:
+        if session is not None:
+            session.close()  # nothing was written: the checkpoint in close() is a no-op
+        else:
+            store.close()
+        if is_new:
+            store.remove_files()
+        raise
+    return session

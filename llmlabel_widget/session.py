@@ -29,8 +29,8 @@ from .ingest import (
     check_on_changed,
     content_hash,
     item_key,
+    open_session,
     plan_add,
-    resolve_task,
     validate_frame,
 )
 from .metrics import quality_table
@@ -131,7 +131,9 @@ class Session(PromptTrials):
             active-learning strategy); it starts ranking on the first :meth:`queue`.
         user : default name recorded with decisions (defaults to the login name).
         """
-        return _open(cls, Path(path), data, text, id, task, annotator, user, selector, on_changed)
+        return open_session(
+            cls, Path(path), data, text, id, task, annotator, user, selector, on_changed
+        )
 
     def add(
         self,
@@ -542,51 +544,6 @@ class Session(PromptTrials):
         decisions. The caller closes it.
         """
         return Session(Store(self.store.path), self.task, user=self.user)
-
-
-def _open(
-    cls: type[Session],
-    path: Path,
-    data: pd.DataFrame | None,
-    text: str,
-    id: str | None,
-    task: LabelTask | None,
-    annotator: Any,
-    user: str | None,
-    selector: Selector | None,
-    on_changed: OnChanged,
-) -> Session:
-    """:meth:`Session.open`: a call that raises changes nothing."""
-    if task is not None and not isinstance(task, LabelTask):
-        raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
-    check_on_changed(on_changed)
-    checked = None if data is None else validate_frame(data, text=text, id=id)
-    target = path
-    is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
-    if is_new and task is None:
-        raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
-    # Everything that can fail is checked before the first write, and the task and the
-    # new items are written in one transaction: a call that raises changes nothing.
-    store = Store(target)
-    session: Session | None = None
-    try:
-        stored = store.get_meta("task")
-        task = resolve_task(stored, task, path)
-        session = cls(store, task, annotator=annotator, user=user, selector=selector)
-        plan = (
-            None if data is None or checked is None else session._plan_add(data, checked, text, id)
-        )
-        changed = stored is None or task != LabelTask.from_json(stored)
-        session._apply_add(plan, on_changed, task=task if changed else None)
-    except BaseException:
-        if session is not None:
-            session.close()  # nothing was written: the checkpoint in close() is a no-op
-        else:
-            store.close()
-        if is_new:
-            store.remove_files()
-        raise
-    return session
 
 
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed

@@ -224,7 +224,7 @@ class PromptTrials:
         if remove:
             return
         if hasattr(fn, "__self__"):
-            listeners.append(weakref.WeakMethod(fn))  # type: ignore[arg-type]
+            listeners.append(weakref.WeakMethod(fn))
         else:
             listeners.append(lambda: fn)
 
