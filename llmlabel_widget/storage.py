@@ -130,3 +130,12 @@ class StoreBackend(Protocol):
 
     def open_items(self, n: int) -> list[str]:
         """The resume point: up to ``n`` open item ids in pool order, then skipped ones."""
+
+    def reviewer_history(self, annotator: str, n: int, item_id: str | None = None) -> pd.DataFrame:
+        """A reviewer's decided items, newest first: ``seq, item_id, kind, labels, time, note``."""
+
+    def latest_note(self, annotator: str, item_id: str) -> str | None:
+        """The reviewer's newest live note on the item, or None."""
+
+    def search_items(self, query: str, n: int) -> pd.DataFrame:
+        """Items whose id is ``query``, then whose text contains it: ``item_id, text, match``."""

@@ -184,3 +184,59 @@ class SQLiteReadModels:
         out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
         out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
         return out
+
+    # -- read models: moving around the work ------------------------------------------------
+    def reviewer_history(self, annotator: str, n: int, item_id: str | None = None) -> pd.DataFrame:
+        """A reviewer's decided items, most recent first: one row per item.
+
+        Columns ``seq, item_id, kind, labels`` (JSON list or None for a skip), ``time``
+        (epoch seconds) and ``note`` (the reviewer's newest live note on the item, or None),
+        from the reviewer's newest live decision on each item; ``item_id`` limits it to one.
+        """
+        one = "" if item_id is None else "AND e.item_id = ? "
+        params: list[Any] = [annotator] + ([] if item_id is None else [item_id])
+        return self.frame(
+            "WITH d AS (SELECT e.item_id, MAX(e.seq) AS seq FROM events e "
+            "WHERE e.annotator = ? AND e.kind IN ('accept', 'correct', 'label', 'skip') "
+            f"{one}AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) "
+            "GROUP BY e.item_id) "
+            "SELECT e.seq, e.item_id, e.kind, e.labels, e.created_at AS time, "
+            "(SELECT m.note FROM events m WHERE m.item_id = e.item_id "
+            "AND m.annotator = e.annotator AND m.note IS NOT NULL AND m.kind != 'undo' "
+            "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = m.seq) "
+            "ORDER BY m.seq DESC LIMIT 1) AS note "
+            "FROM d JOIN events e ON e.seq = d.seq ORDER BY e.seq DESC LIMIT ?",
+            [*params, n],
+        )
+
+    def latest_note(self, annotator: str, item_id: str) -> str | None:
+        """The reviewer's newest live note on the item (a note event or a decision's)."""
+        row = self._conn.execute(
+            "SELECT note FROM events m WHERE item_id = ? AND annotator = ? "
+            "AND note IS NOT NULL AND kind != 'undo' "
+            "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = m.seq) "
+            "ORDER BY seq DESC LIMIT 1",
+            (item_id, annotator),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def search_items(self, query: str, n: int) -> pd.DataFrame:
+        """Up to ``n`` items whose id is ``query`` (first), then whose text contains it.
+
+        The text match ignores case (ASCII letters, SQLite's ``LIKE``); ``%``, ``_`` and
+        ``\\`` in ``query`` match themselves. Columns ``item_id, text, match`` ("id" or
+        "text"), in pool order after the id match.
+        """
+        pattern = "%" + _escape_like(query) + "%"
+        return self.frame(
+            "SELECT item_id, text, match FROM ("
+            "SELECT item_id, text, 'id' AS match, -1 AS seq FROM items WHERE item_id = ? "
+            "UNION ALL SELECT item_id, text, 'text' AS match, seq FROM items "
+            "WHERE item_id != ? AND text LIKE ? ESCAPE '\\') ORDER BY seq LIMIT ?",
+            (query, query, pattern, n),
+        )
+
+
+def _escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

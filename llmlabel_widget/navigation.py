@@ -1,0 +1,79 @@
+"""Moving around the work: a reviewer's history of decisions, and finding items in the pool.
+
+:class:`Navigation` is the part of :class:`~llmlabel_widget.session.Session` that reads the
+store's history and search read models; the Labeler's back/forward keys, history list and
+``g`` search box use these methods, and a script can too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .recording import reviewer_name
+
+if TYPE_CHECKING:
+    from .storage import StoreBackend
+
+HISTORY_COLUMNS = ["item_id", "kind", "labels", "time", "note", "seq"]
+
+
+def _check_n(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive whole number, got {n!r}")
+    return n
+
+
+class Navigation:
+    """Session methods for going back over decisions and searching the pool."""
+
+    store: StoreBackend
+    user: str
+
+    def history(
+        self, annotator: str | None = None, n: int = 20, *, reviewer: str | None = None
+    ) -> pd.DataFrame:
+        """The items this reviewer decided, most recent first: one row per item.
+
+        Columns: ``item_id``, ``kind`` (accept, correct, label or skip), ``labels`` (a
+        list; empty for a skip), ``time`` (UTC timestamp), ``note`` (the reviewer's newest
+        note on the item, or None) and ``seq`` (the decision's event number). Each row is
+        the item's current decision by this reviewer: changing a past decision moves the
+        item to the top; an undone decision is not shown. ``reviewer`` defaults to the
+        session's user (``annotator=`` is its old name).
+
+        Examples
+        --------
+        >>> session.history(reviewer="alice", n=5)  # doctest: +SKIP
+        """
+        who = reviewer_name(reviewer, annotator, self.user)
+        frame = self.store.reviewer_history(who, _check_n(n))
+        return history_frame(frame)
+
+    def search(self, query: str, n: int = 20) -> pd.DataFrame:
+        """Find items across the whole pool by exact id or by a piece of their text.
+
+        The item whose id equals ``query`` comes first, then items whose text contains
+        ``query`` (ignoring case), in pool order. Columns ``item_id, text, match``
+        (``"id"`` or ``"text"``). ``%`` and ``_`` are plain characters, not wildcards.
+
+        Examples
+        --------
+        >>> session.search("sea level")  # doctest: +SKIP
+        """
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a string, got {type(query).__name__}")
+        if not query.strip():
+            raise ValueError("query must contain some text (an item id or words to find)")
+        return self.store.search_items(query.strip(), _check_n(n))
+
+
+def history_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The store's history rows with labels as lists and times as UTC timestamps."""
+    out = frame.copy()
+    out["labels"] = [list(json.loads(x)) if isinstance(x, str) else [] for x in out["labels"]]
+    out["time"] = pd.to_datetime(out["time"], unit="s", utc=True)
+    out["note"] = out["note"].astype(object).where(out["note"].notna(), None)
+    return out[HISTORY_COLUMNS].reset_index(drop=True)
