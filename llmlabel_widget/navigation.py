@@ -8,10 +8,11 @@ store's history and search read models; the Labeler's back/forward keys, history
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .ingest import item_key
 from .recording import reviewer_name
 
 if TYPE_CHECKING:
@@ -51,6 +52,35 @@ class Navigation:
         who = reviewer_name(reviewer, annotator, self.user)
         frame = self.store.reviewer_history(who, _check_n(n))
         return history_frame(frame)
+
+    def decision_of(
+        self, item_id: str | int, *, reviewer: str | None = None
+    ) -> dict[str, Any] | None:
+        """This reviewer's current decision on an item and their newest note on it.
+
+        A dict ``kind, labels, time, note, seq`` (``kind`` and ``labels`` None when the
+        item has only a note), or None when the reviewer has neither on it.
+
+        Examples
+        --------
+        >>> session.decision_of("r12", reviewer="alice")  # doctest: +SKIP
+        """
+        who = reviewer_name(reviewer, None, self.user)
+        key = item_key(item_id)
+        rows = history_frame(self.store.reviewer_history(who, 1, item_id=key))
+        note = self.store.latest_note(who, key)
+        if rows.empty:
+            if note is None:
+                return None
+            return {"kind": None, "labels": None, "time": None, "note": note, "seq": None}
+        row = rows.iloc[0]
+        return {
+            "kind": str(row["kind"]),
+            "labels": list(row["labels"]),
+            "time": row["time"],
+            "note": note,
+            "seq": int(row["seq"]),
+        }
 
     def search(self, query: str, n: int = 20) -> pd.DataFrame:
         """Find items across the whole pool by exact id or by a piece of their text.

@@ -22,6 +22,7 @@ import anywidget
 import traitlets
 from ipywidgets import CallbackDispatcher
 
+from . import labeler_nav as nav
 from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
 from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
 from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
@@ -100,6 +101,11 @@ class Labeler(anywidget.AnyWidget):
     revision = traitlets.Int(0).tag(sync=True)
     #: True when no item is left to review.
     done = traitlets.Bool(False).tag(sync=True)
+    #: this reviewer's last 20 decided items, newest first: ``{item_id, kind, labels, time,
+    #: note}`` (time in epoch ms).
+    history = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: the ``g`` box's last search: ``{query, items: [{item_id, snippet, match}], error}``.
+    search_results = traitlets.Dict().tag(sync=True)
 
     # -- configuration -----------------------------------------------------------------------
     #: action -> keys, plus ``labels``: one key per label in task order ("" for none).
@@ -149,6 +155,7 @@ class Labeler(anywidget.AnyWidget):
         self._dropped = 0
         self._memo: dict[str, Any] = {}
         self._listener: Callable[[], None] | None = None
+        self._nav = nav.Navigator(session, who)
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -257,7 +264,13 @@ class Labeler(anywidget.AnyWidget):
             "skip": self._skip,
             "note": self._note,
             "undo": self._undo,
+            "back": self._back,
+            "forward": self._forward,
+            "goto": self._goto,
         }.get(kind if isinstance(kind, str) else "")
+        if kind == "search":  # a read: no revision, the item on screen stays
+            self.search_results = nav.search_view(self._session, content.get("query"))
+            return
         if handler is None:
             self._drop("unknown kind", content)
             return
@@ -267,7 +280,9 @@ class Labeler(anywidget.AnyWidget):
             self._drop("stale or duplicate revision", content)
             return
         current = self.current
-        if kind != "undo" and (current is None or content.get("item_id") != current["item_id"]):
+        if kind not in nav.FREE_KINDS and (
+            current is None or content.get("item_id") != current["item_id"]
+        ):
             self._drop("not the current item", content)
             return
         handler(content)
@@ -281,6 +296,9 @@ class Labeler(anywidget.AnyWidget):
         current = self.current or {}
         picked = self._queued.get(str(current.get("item_id")))
         blind = {"blind": True} if current.get("blind") else {}
+        chosen = self._nav.context(str(current.get("item_id")))
+        if chosen is not None:  # reached by history, search or a queue click: no audit
+            return {**chosen, **blind, "via": VIA}
         if picked is None:
             return {"reason": current.get("reason"), **blind, "via": VIA}
         return {**picked.context(), **blind, "via": VIA}
@@ -344,13 +362,36 @@ class Labeler(anywidget.AnyWidget):
             self._show(notice="Nothing to undo.")
             return
         # Show the undone item again, whatever the queue order says.
+        self._nav.place = None
         self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
         self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
 
+    def _back(self, content: dict[str, Any]) -> None:
+        notice = self._nav.back()
+        self._pinned = self._nav.pin() or self._pinned
+        self._show(notice=notice)
+
+    def _forward(self, content: dict[str, Any]) -> None:
+        notice = self._nav.forward()
+        self._pinned = self._nav.pin()
+        self._show(notice=notice)
+
+    def _goto(self, content: dict[str, Any]) -> None:
+        target, chosen = content.get("target"), content.get("chosen")
+        picked = self._queued.get(str(target)) if chosen == "queue" else None
+        self._nav.go(target, chosen, picked.reason if picked is not None else "")
+        self._pinned = self._nav.pin()
+        self._show()
+
     def _advance(self, decision: Decision) -> None:
         self._pinned = None
+        self._nav.place = None
         # The next item goes on screen first; callbacks (refits, charts) run after.
-        self._show(notice=self._reveal(decision))
+        saved = nav.saved_line(
+            decision.kind, decision.labels, decision.item_id, self.shortcuts.get("undo", [])
+        )
+        reveal = self._reveal(decision)
+        self._show(notice=f"{reveal} {saved}" if reveal else saved)
         self._decision_callbacks(decision)
 
     def _reveal(self, decision: Decision) -> str:
@@ -417,6 +458,7 @@ class Labeler(anywidget.AnyWidget):
             with self.hold_sync():
                 self.queue_preview = self._preview_list(current)
                 self.progress = self._progress()
+                self.history = nav.history_view(self._session, self._annotator)
         finally:
             self._memo = {}
 
@@ -430,6 +472,7 @@ class Labeler(anywidget.AnyWidget):
                 "queue_preview": self._preview_list(current),
                 "progress": self._progress(),
                 "done": current is None,
+                "history": nav.history_view(self._session, self._annotator),
             }
         finally:
             self._memo = {}
@@ -515,6 +558,7 @@ class Labeler(anywidget.AnyWidget):
             "proposal": None if blind else _proposal_view(self._session.proposal(item_id)),
             "reason": f"blind check · {reason}" if blind else reason,
             "blind": blind,
+            "decision": nav.decision_view(self._session, self._annotator, item_id),
         }
 
 
