@@ -14,6 +14,8 @@ export const TRAITS = Object.freeze({
   shortcuts: "shortcuts",
   revision: "revision",
   done: "done",
+  history: "history",
+  searchResults: "search_results",
 });
 
 /** Kinds of the custom messages the view sends (user intents). */
@@ -23,10 +25,24 @@ export const MSG = Object.freeze({
   skip: "skip",
   note: "note",
   undo: "undo",
+  back: "back",
+  forward: "forward",
+  goto: "goto",
+  search: "search",
 });
 
 /** Actions a key can trigger besides a label; the same names as in `shortcuts`. */
-export const ACTIONS = Object.freeze(["accept", "skip", "note", "undo", "filter", "help"]);
+export const ACTIONS = Object.freeze([
+  "accept",
+  "skip",
+  "note",
+  "undo",
+  "filter",
+  "help",
+  "back",
+  "forward",
+  "goto",
+]);
 
 /** Texts longer than this (characters) or with more lines start collapsed. */
 export const COLLAPSE_CHARS = 1200;

@@ -10,17 +10,20 @@ import { createActions } from "./parts/actions.js";
 import { createCard } from "./parts/card.js";
 import { createContext, keepingFocus } from "./parts/context.js";
 import { createFilter } from "./parts/filter.js";
+import { createHistory } from "./parts/history.js";
 import { createIntents } from "./parts/intents.js";
 import { createKeyboard } from "./parts/keyboard.js";
 import { createNotes } from "./parts/notes.js";
+import { createPast } from "./parts/past.js";
 import { createQueue } from "./parts/queue.js";
 import { createScope } from "./parts/scope.js";
+import { createSearch } from "./parts/search.js";
 import { createStatus } from "./parts/status.js";
 import { MSG, TRAITS } from "./protocol.js";
 
 /**
  * @typedef {import("@anywidget/types").AnyModel} AnyModel
- * @typedef {"note" | "filter" | "help"} Panel
+ * @typedef {"note" | "filter" | "help" | "search"} Panel
  */
 
 /**
@@ -37,6 +40,9 @@ import { MSG, TRAITS } from "./protocol.js";
  * @property {import("./parts/keyboard.js").KeyboardPart} keyboard
  * @property {import("./parts/queue.js").QueuePart} queue
  * @property {import("./parts/intents.js").IntentsPart} intents
+ * @property {import("./parts/history.js").HistoryPart} history
+ * @property {import("./parts/past.js").PastPart} past
+ * @property {import("./parts/search.js").SearchPart} search
  * @property {() => void} renderCurrent
  * @property {() => void} renderLabels
  */
@@ -64,6 +70,8 @@ export function createView(model, el) {
     [TRAITS.busy, v.renderCurrent],
     [TRAITS.revision, v.intents.render],
     [TRAITS.done, v.renderCurrent],
+    [TRAITS.history, v.history.render],
+    [TRAITS.searchResults, v.search.render],
   ])) {
     scope.onModel(trait, draw);
   }
@@ -74,11 +82,13 @@ export function createView(model, el) {
   v.status.renderProgress();
   v.queue.render();
   v.intents.render();
+  v.history.render();
   focusWhenShown(root, el, scope);
   const parts = [v.status, v.card, v.actions, v.filter, v.notes, v.keyboard, v.queue, v.intents];
+  const navParts = [v.history, v.past, v.search];
   return () => {
     scope.dispose();
-    for (const part of parts) part.cleanup();
+    for (const part of [...parts, ...navParts]) part.cleanup();
     root.remove();
   };
 }
@@ -112,9 +122,15 @@ function assemble(model) {
   });
   v.notes = createNotes(ctx, { send: (text) => v.intents.send(MSG.note, { text }), close });
   v.keyboard = createKeyboard(ctx, { act: (b) => act(v, b), panelOpen: () => !!v.panel, close });
-  v.queue = createQueue(model);
+  /** @param {string} chosen */
+  const goVia = (chosen) => (/** @type {string} */ id) => go(v, id, chosen);
+  v.queue = createQueue(model, { go: goVia("queue") });
+  v.history = createHistory(ctx, { go: goVia("history") });
+  v.search = createSearch(ctx, { go: goVia("search"), close });
+  v.past = createPast();
   v.cardBox = h("div", { cls: "llmlabel-card" }, [
     ...v.card.nodes,
+    v.past.node,
     ...v.actions.nodes,
     v.filter.panel,
     v.notes.panel,
@@ -127,7 +143,8 @@ function assemble(model) {
   });
   show(v.keyboard.helpPanel, false);
   const s = v.status;
-  root.append(s.header, ...s.lines, v.cardBox, s.doneBox, v.keyboard.helpPanel, v.queue.node);
+  root.append(s.header, ...s.lines, v.search.panel, v.cardBox, s.doneBox, v.keyboard.helpPanel);
+  root.append(v.history.node, v.queue.node);
   return v;
 }
 
@@ -145,6 +162,7 @@ function renderCurrent(v) {
     v.shownItem = cur ? cur.item_id : null;
     v.card.collapse();
     v.actions.select(cur?.proposal?.valid ? cur.proposal.labels : []);
+    v.history.render();
     if (v.panel === "note" || v.panel === "filter") {
       closePanel(v, ctx.root.contains(document.activeElement));
     }
@@ -158,6 +176,7 @@ function renderCurrent(v) {
     return;
   }
   v.card.render(cur, Boolean(ctx.model.get(TRAITS.busy)));
+  v.past.render(cur.decision);
   const p = cur.proposal;
   v.actions.enableAccept(ctx.multi() || Boolean(p?.valid && p.labels.length));
   renderSelection(v);
@@ -202,6 +221,10 @@ function act(v, b) {
   else if (b.action === "label" && b.label !== undefined) chooseLabel(v, b.label);
   else if (b.action === "skip" && here) v.intents.send(MSG.skip);
   else if (b.action === "undo") v.intents.send(MSG.undo);
+  else if (b.action === "back" || b.action === "forward") {
+    closePanel(v, false);
+    v.intents.send(b.action === "back" ? MSG.back : MSG.forward);
+  } else if (b.action === "goto") openPanel(v, "search");
   else if ((b.action === "note" || b.action === "filter") && here) openPanel(v, b.action);
   else if (b.action === "help") {
     if (v.panel === "help") closePanel(v);
@@ -215,6 +238,7 @@ function openPanel(v, which) {
   v.panel = which;
   if (which === "note") v.notes.open();
   else if (which === "filter") v.filter.open();
+  else if (which === "search") v.search.open();
   else {
     v.keyboard.renderHelp();
     show(v.keyboard.helpPanel, true);
@@ -226,8 +250,23 @@ function closePanel(v, refocus = true) {
   v.panel = null;
   v.notes.hide();
   v.filter.hide();
+  v.search.hide();
   show(v.keyboard.helpPanel, false);
   if (refocus) v.ctx.root.focus({ preventScroll: true });
+}
+
+/**
+ * Open an item the reviewer chose (history row, search hit, queue row).
+ * @param {View} v
+ * @param {string} itemId
+ * @param {string} chosen
+ */
+function go(v, itemId, chosen) {
+  if (itemId === v.ctx.current()?.item_id && chosen !== "queue") {
+    closePanel(v);
+    return;
+  }
+  if (v.intents.send(MSG.goto, { target: itemId, chosen })) closePanel(v);
 }
 
 /**

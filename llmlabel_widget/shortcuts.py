@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Actions a key can trigger, besides choosing a label.
-ACTIONS = ("accept", "skip", "note", "undo", "filter", "help")
+ACTIONS = ("accept", "skip", "note", "undo", "filter", "help", "back", "forward", "goto")
 DEFAULT_SHORTCUTS: dict[str, list[str]] = {
     "accept": ["Enter", "a"],
     "skip": ["s", " "],
@@ -14,6 +14,9 @@ DEFAULT_SHORTCUTS: dict[str, list[str]] = {
     "undo": ["z", "Backspace"],
     "filter": ["/"],
     "help": ["?"],
+    "back": ["b", "ArrowLeft"],
+    "forward": ["f", "ArrowRight"],
+    "goto": ["g"],
 }
 # Keys the view needs for itself: Escape closes panels, Tab moves focus.
 RESERVED_KEYS = frozenset({"Escape", "Tab"})

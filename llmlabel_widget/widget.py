@@ -61,7 +61,8 @@ class Labeler(anywidget.AnyWidget):
     metadata_columns : item metadata columns to show next to the text (default: none, so
         that columns such as gold labels do not bias the reviewer).
     shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
-        Actions: accept, skip, note, undo, filter, help; ``labels`` is a list of keys in
+        Actions: accept, skip, note, undo, filter, help, back, forward (through your
+        decided items), goto (search the pool); ``labels`` is a list of keys in
         label order or a dict ``{label name: key}``. A key held with Shift, Ctrl, Alt or
         Meta is never an action (Shift+Enter runs the next cell) unless a combination is
         bound as such, e.g. ``{"accept": ["Enter", "Shift+Enter"]}``.

@@ -179,3 +179,14 @@ def test_back_works_when_the_pool_is_done(db, gwsd, gwsd_task):
         w._handle_custom_msg({"kind": "back", "revision": w.revision, "item_id": None}, [])
         assert w.current["item_id"] == gwsd.id[1]
         assert w.current["decision"]["labels"] == ["agree"]
+
+
+def test_navigation_keys_are_bound_by_default_and_configurable(proposed):
+    w = Labeler(proposed, annotator="alice")
+    assert w.shortcuts["back"] == ["b", "ArrowLeft"]
+    assert w.shortcuts["forward"] == ["f", "ArrowRight"]
+    assert w.shortcuts["goto"] == ["g"]
+    w2 = Labeler(proposed, annotator="bob", shortcuts={"back": ["p"], "goto": ["Ctrl+k"]})
+    assert (w2.shortcuts["back"], w2.shortcuts["goto"]) == (["p"], ["Ctrl+k"])
+    with pytest.raises(ValueError, match="bound to both"):
+        Labeler(proposed, annotator="carol", shortcuts={"back": ["n"]})
