@@ -99,15 +99,18 @@ def history_view(session: Session, reviewer: str) -> list[dict[str, Any]]:
     clipped.
     """
     rows = session.history(reviewer=reviewer, n=HISTORY_ROWS)
+    times = rows["time"].astype("int64") // 1_000_000  # ns -> ms
     return [
         {
-            "item_id": str(r.item_id),
-            "kind": str(r.kind),
-            "labels": [str(x) for x in r.labels],
-            "time": int(r.time.timestamp() * 1000),
-            "note": _clip(r.note, NOTE_CHARS),
+            "item_id": str(item_id),
+            "kind": str(kind),
+            "labels": [str(x) for x in labels],
+            "time": int(ms),
+            "note": _clip(note, NOTE_CHARS),
         }
-        for r in rows.itertuples()
+        for item_id, kind, labels, ms, note in zip(
+            rows["item_id"], rows["kind"], rows["labels"], times, rows["note"], strict=True
+        )
     ]
 
 
