@@ -50,8 +50,7 @@ class Navigation:
         >>> session.history(reviewer="alice", n=5)  # doctest: +SKIP
         """
         who = reviewer_name(reviewer, annotator, self.user)
-        frame = self.store.reviewer_history(who, _check_n(n))
-        return history_frame(frame)
+        return history_frame(self.store.reviewer_history(who, _check_n(n)))
 
     def decision_of(
         self, item_id: str | int, *, reviewer: str | None = None
@@ -67,18 +66,18 @@ class Navigation:
         """
         who = reviewer_name(reviewer, None, self.user)
         key = item_key(item_id)
-        rows = history_frame(self.store.reviewer_history(who, 1, item_id=key))
-        note = self.store.latest_note(who, key)
-        if rows.empty:
+        rows = self.store.reviewer_history(who, 1, item_id=key)
+        if not rows:
+            note = self.store.latest_note(who, key)
             if note is None:
                 return None
             return {"kind": None, "labels": None, "time": None, "note": note, "seq": None}
-        row = rows.iloc[0]
+        row = rows[0]
         return {
             "kind": str(row["kind"]),
-            "labels": list(row["labels"]),
-            "time": row["time"],
-            "note": note,
+            "labels": _labels(row["labels"]),
+            "time": pd.Timestamp(row["time"], unit="s", tz="UTC"),
+            "note": row["note"],
             "seq": int(row["seq"]),
         }
 
@@ -100,10 +99,21 @@ class Navigation:
         return self.store.search_items(query.strip(), _check_n(n))
 
 
-def history_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The store's history rows with labels as lists and times as UTC timestamps."""
-    out = frame.copy()
-    out["labels"] = [list(json.loads(x)) if isinstance(x, str) else [] for x in out["labels"]]
-    out["time"] = pd.to_datetime(out["time"], unit="s", utc=True)
-    out["note"] = out["note"].astype(object).where(out["note"].notna(), None)
-    return out[HISTORY_COLUMNS].reset_index(drop=True)
+def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The store's history records as a frame: labels as lists, times as UTC timestamps."""
+    return pd.DataFrame(
+        {
+            "item_id": [r["item_id"] for r in rows],
+            "kind": [r["kind"] for r in rows],
+            "labels": [_labels(r["labels"]) for r in rows],
+            "time": pd.to_datetime([float(r["time"]) for r in rows], unit="s", utc=True),
+            "note": pd.Series([r["note"] for r in rows], dtype=object),
+            "seq": pd.array([int(r["seq"]) for r in rows], dtype="int64"),
+        },
+        columns=HISTORY_COLUMNS,
+    )
+
+
+def _labels(stored: object) -> list[str]:
+    """A stored JSON label list as a list; a skip has none."""
+    return [str(x) for x in json.loads(stored)] if isinstance(stored, str) else []

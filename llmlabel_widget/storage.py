@@ -131,8 +131,11 @@ class StoreBackend(Protocol):
     def open_items(self, n: int) -> list[str]:
         """The resume point: up to ``n`` open item ids in pool order, then skipped ones."""
 
-    def reviewer_history(self, annotator: str, n: int, item_id: str | None = None) -> pd.DataFrame:
-        """A reviewer's decided items, newest first: ``seq, item_id, kind, labels, time, note``."""
+    def reviewer_history(
+        self, annotator: str, n: int, item_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A reviewer's decided items, newest first: ``{seq, item_id, kind, labels, time, note}``
+        records."""
 
     def latest_note(self, annotator: str, item_id: str) -> str | None:
         """The reviewer's newest live note on the item, or None."""

@@ -186,28 +186,41 @@ class SQLiteReadModels:
         return out
 
     # -- read models: moving around the work ------------------------------------------------
-    def reviewer_history(self, annotator: str, n: int, item_id: str | None = None) -> pd.DataFrame:
-        """A reviewer's decided items, most recent first: one row per item.
+    def reviewer_history(
+        self, annotator: str, n: int, item_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A reviewer's decided items, most recent first: one record per item (at most n).
 
-        Columns ``seq, item_id, kind, labels`` (JSON list or None for a skip), ``time``
+        Keys ``seq, item_id, kind, labels`` (JSON list or None for a skip), ``time``
         (epoch seconds) and ``note`` (the reviewer's newest live note on the item, or None),
         from the reviewer's newest live decision on each item; ``item_id`` limits it to one.
+        Reads the reviewer's events newest first until ``n`` items are found (an index
+        walk: the cost grows with ``n``, not with the length of the log).
         """
-        one = "" if item_id is None else "AND e.item_id = ? "
-        params: list[Any] = [annotator] + ([] if item_id is None else [item_id])
-        return self.frame(
-            "WITH d AS (SELECT e.item_id, MAX(e.seq) AS seq FROM events e "
-            "WHERE e.annotator = ? AND e.kind IN ('accept', 'correct', 'label', 'skip') "
-            f"{one}AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) "
-            "GROUP BY e.item_id) "
-            "SELECT e.seq, e.item_id, e.kind, e.labels, e.created_at AS time, "
-            "(SELECT m.note FROM events m WHERE m.item_id = e.item_id "
-            "AND m.annotator = e.annotator AND m.note IS NOT NULL AND m.kind != 'undo' "
-            "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = m.seq) "
-            "ORDER BY m.seq DESC LIMIT 1) AS note "
-            "FROM d JOIN events e ON e.seq = d.seq ORDER BY e.seq DESC LIMIT ?",
-            [*params, n],
+        where = "e.annotator = ? AND e.kind IN ('accept', 'correct', 'label', 'skip') "
+        where += "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) "
+        params: list[Any] = [annotator]
+        if item_id is not None:
+            where, params = where + "AND e.item_id = ? ", [annotator, item_id]
+        sql = (
+            "SELECT e.seq, e.item_id, e.kind, e.labels, e.created_at AS time FROM events e "
+            f"WHERE {where}ORDER BY e.seq DESC LIMIT ? OFFSET ?"
         )
+        rows: dict[str, tuple[Any, ...]] = {}
+        offset, batch = 0, 4 * n
+        while len(rows) < n:
+            got = self.query(sql, [*params, batch, offset])
+            for row in got:  # newest first: an item's first row is its current decision
+                rows.setdefault(row[1], row)
+            if len(got) < batch:
+                break
+            offset, batch = offset + batch, batch * 2
+        found = sorted(rows.values(), key=lambda r: -r[0])[:n]
+        keys = ("seq", "item_id", "kind", "labels", "time")
+        return [
+            {**dict(zip(keys, r, strict=True)), "note": self.latest_note(annotator, r[1])}
+            for r in found
+        ]
 
     def latest_note(self, annotator: str, item_id: str) -> str | None:
         """The reviewer's newest live note on the item (a note event or a decision's)."""
