@@ -265,8 +265,8 @@ class Labeler(anywidget.AnyWidget):
             "skip": self._skip,
             "note": self._note,
             "undo": self._undo,
-            "back": self._back,
-            "forward": self._forward,
+            "back": self._step,
+            "forward": self._step,
             "goto": self._goto,
         }.get(kind if isinstance(kind, str) else "")
         if kind == "search":  # a read: no revision, the item on screen stays
@@ -367,14 +367,10 @@ class Labeler(anywidget.AnyWidget):
         self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
         self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
 
-    def _back(self, content: dict[str, Any]) -> None:
-        notice = self._nav.back()
-        self._pinned = self._nav.pin() or self._pinned
-        self._show(notice=notice)
-
-    def _forward(self, content: dict[str, Any]) -> None:
-        notice = self._nav.forward()
-        self._pinned = self._nav.pin()
+    def _step(self, content: dict[str, Any]) -> None:
+        notice = self._nav.back() if content["kind"] == "back" else self._nav.forward()
+        if not notice:  # moved: to a decided item, or forward onto the queue again
+            self._pinned = self._nav.pin()
         self._show(notice=notice)
 
     def _goto(self, content: dict[str, Any]) -> None:
@@ -545,7 +541,9 @@ class Labeler(anywidget.AnyWidget):
         return int.from_bytes(digest, "big") / 2**64 < self._blind_share
 
     def _item_view(self, item_id: str, reason: str) -> dict[str, Any]:
-        blind = self._is_blind(item_id) and self._session.proposal(item_id) is not None
+        decision = nav.decision_view(self._session, self._annotator, item_id)
+        answered = decision is not None and decision["kind"] is not None  # proposal revealed
+        blind = self._is_blind(item_id) and not answered and self._session.proposal(item_id)
         item = self._session.item(item_id) or {"text": "", "meta": {}}
         text: str = item["text"]
         meta = item.get("meta") or {}
@@ -558,8 +556,8 @@ class Labeler(anywidget.AnyWidget):
             },
             "proposal": None if blind else _proposal_view(self._session.proposal(item_id)),
             "reason": f"blind check · {reason}" if blind else reason,
-            "blind": blind,
-            "decision": nav.decision_view(self._session, self._annotator, item_id),
+            "blind": bool(blind),
+            "decision": decision,
         }
 
 

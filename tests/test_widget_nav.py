@@ -192,3 +192,16 @@ def test_navigation_keys_are_bound_by_default_and_configurable(proposed):
     assert (w2.shortcuts["back"], w2.shortcuts["goto"]) == (["p"], ["Ctrl+k"])
     with pytest.raises(ValueError, match="bound to both"):
         Labeler(proposed, annotator="carol", shortcuts={"back": ["n"]})
+
+
+def test_a_past_blind_item_shows_its_proposal_once_answered(proposed, db, gwsd):
+    w = Labeler(proposed, annotator="alice", blind_share=1.0)
+    assert w.current["blind"] is True
+    assert w.current["proposal"] is None
+    send(w, "decide", labels=["agree"])
+    send(w, "back")
+    assert w.current["item_id"] == gwsd.id[0]
+    assert w.current["blind"] is False  # the reveal was shown after the answer
+    assert w.current["proposal"]["labels"] == [gwsd.llm_label[0]]
+    send(w, "decide", labels=["neutral_or_disagree"])
+    assert "blind" not in contexts(db)[-1][2]
