@@ -8,6 +8,7 @@ estimates leave it out of the random audit.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,19 +99,15 @@ def history_view(session: Session, reviewer: str) -> list[dict[str, Any]]:
     ``time`` is in epoch milliseconds (the view shows it in local time); ``note`` is
     clipped.
     """
-    rows = session.history(reviewer=reviewer, n=HISTORY_ROWS)
-    times = rows["time"].astype("int64") // 1_000_000  # ns -> ms
     return [
         {
-            "item_id": str(item_id),
-            "kind": str(kind),
-            "labels": [str(x) for x in labels],
-            "time": int(ms),
-            "note": _clip(note, NOTE_CHARS),
+            "item_id": str(r["item_id"]),
+            "kind": str(r["kind"]),
+            "labels": json.loads(r["labels"]) if isinstance(r["labels"], str) else [],
+            "time": int(float(r["time"]) * 1000),
+            "note": _clip(r["note"], NOTE_CHARS),
         }
-        for item_id, kind, labels, ms, note in zip(
-            rows["item_id"], rows["kind"], rows["labels"], times, rows["note"], strict=True
-        )
+        for r in session.history_records(reviewer=reviewer, n=HISTORY_ROWS)
     ]
 
 

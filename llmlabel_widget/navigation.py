@@ -49,8 +49,23 @@ class Navigation:
         --------
         >>> session.history(reviewer="alice", n=5)  # doctest: +SKIP
         """
+        return history_frame(self.history_records(annotator, n, reviewer=reviewer))
+
+    def history_records(
+        self, annotator: str | None = None, n: int = 20, *, reviewer: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What :meth:`history` returns, as plain records (cheap: no DataFrame).
+
+        Keys ``seq, item_id, kind, labels`` (a JSON list, None for a skip), ``time`` (epoch
+        seconds) and ``note``. The Labeler redraws its history list from these after every
+        decision.
+
+        Examples
+        --------
+        >>> session.history_records(reviewer="alice", n=1)  # doctest: +SKIP
+        """
         who = reviewer_name(reviewer, annotator, self.user)
-        return history_frame(self.store.reviewer_history(who, _check_n(n)))
+        return self.store.reviewer_history(who, _check_n(n))
 
     def decision_of(
         self, item_id: str | int, *, reviewer: str | None = None

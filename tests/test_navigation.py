@@ -25,6 +25,8 @@ def test_history_lists_this_reviewers_items_newest_first(session: Session, gwsd)
     assert list(h.note) == [None, "hedged", None]
     assert h.seq.is_monotonic_decreasing
     assert str(h.time.dt.tz) == "UTC"
+    records = session.history_records(reviewer="alice")
+    assert [(r["item_id"], r["note"]) for r in records] == list(zip(h.item_id, h.note, strict=True))
     assert list(session.history(annotator="bob").item_id) == [ids[3]]
     assert list(session.history(reviewer="alice", n=2).item_id) == [ids[2], ids[1]]
 
