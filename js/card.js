@@ -12,7 +12,7 @@ import { COLLAPSE_CHARS, COLLAPSE_LINES, LOW_CONFIDENCE } from "./protocol.js";
  *   problem?: string | null}} ProposalView
  * @typedef {{item_id: string, text: string, text_length?: number,
  *   meta?: Record<string, string>, proposal?: ProposalView | null, reason?: string,
- *   blind?: boolean}} Current
+ *   blind?: boolean, decision?: import("./parts/past.js").DecisionView | null}} Current
  */
 
 const fmt = new Intl.NumberFormat("en-US");

@@ -130,6 +130,8 @@ function singleKeyLabel(key) {
     Backspace: "Backspace",
     ArrowUp: "↑",
     ArrowDown: "↓",
+    ArrowLeft: "←",
+    ArrowRight: "→",
   });
   return names[key] || (key.length === 1 ? key.toUpperCase() : key);
 }

@@ -15,6 +15,8 @@ export const TRAITS = Object.freeze({
   revision: "revision",
   done: "done",
   queueFilter: "queue_filter",
+  history: "history",
+  searchResults: "search_results",
 });
 
 /** Kinds of the custom messages the view sends (user intents). */
@@ -25,10 +27,25 @@ export const MSG = Object.freeze({
   note: "note",
   undo: "undo",
   filter: "filter",
+  back: "back",
+  forward: "forward",
+  goto: "goto",
+  search: "search",
 });
 
 /** Actions a key can trigger besides a label; the same names as in `shortcuts`. */
-export const ACTIONS = Object.freeze(["accept", "skip", "note", "undo", "filter", "queue", "help"]);
+export const ACTIONS = Object.freeze([
+  "accept",
+  "skip",
+  "note",
+  "undo",
+  "filter",
+  "queue",
+  "help",
+  "back",
+  "forward",
+  "goto",
+]);
 
 /** Texts longer than this (characters) or with more lines start collapsed. */
 export const COLLAPSE_CHARS = 1200;

@@ -10,18 +10,21 @@ import { createActions } from "./parts/actions.js";
 import { createCard } from "./parts/card.js";
 import { createContext, keepingFocus } from "./parts/context.js";
 import { createFilter } from "./parts/filter.js";
+import { createHistory } from "./parts/history.js";
 import { createIntents } from "./parts/intents.js";
 import { createKeyboard } from "./parts/keyboard.js";
 import { createNotes } from "./parts/notes.js";
+import { createPast } from "./parts/past.js";
 import { createQueue } from "./parts/queue.js";
 import { createQueueFilter } from "./parts/queue_filter.js";
 import { createScope } from "./parts/scope.js";
+import { createSearch } from "./parts/search.js";
 import { createStatus } from "./parts/status.js";
 import { MSG, TRAITS } from "./protocol.js";
 
 /**
  * @typedef {import("@anywidget/types").AnyModel} AnyModel
- * @typedef {"note" | "filter" | "queue" | "help"} Panel
+ * @typedef {"note" | "filter" | "queue" | "help" | "search"} Panel
  */
 
 /**
@@ -39,6 +42,9 @@ import { MSG, TRAITS } from "./protocol.js";
  * @property {import("./parts/queue.js").QueuePart} queue
  * @property {import("./parts/queue_filter.js").QueueFilterPart} queueFilter
  * @property {import("./parts/intents.js").IntentsPart} intents
+ * @property {import("./parts/history.js").HistoryPart} history
+ * @property {import("./parts/past.js").PastPart} past
+ * @property {import("./parts/search.js").SearchPart} search
  * @property {() => void} renderCurrent
  * @property {() => void} renderLabels
  */
@@ -66,6 +72,8 @@ export function createView(model, el) {
     [TRAITS.busy, v.renderCurrent],
     [TRAITS.revision, v.intents.render],
     [TRAITS.done, v.renderCurrent],
+    [TRAITS.history, v.history.render],
+    [TRAITS.searchResults, v.search.render],
   ])) {
     scope.onModel(trait, draw);
   }
@@ -76,12 +84,14 @@ export function createView(model, el) {
   v.status.renderProgress();
   v.queue.render();
   v.intents.render();
+  v.history.render();
   focusWhenShown(root, el, scope);
   const parts = [v.status, v.card, v.actions, v.filter, v.notes, v.keyboard, v.queue, v.intents];
   parts.push(v.queueFilter);
+  const navParts = [v.history, v.past, v.search];
   return () => {
     scope.dispose();
-    for (const part of parts) part.cleanup();
+    for (const part of [...parts, ...navParts]) part.cleanup();
     root.remove();
   };
 }
@@ -115,13 +125,19 @@ function assemble(model) {
   });
   v.notes = createNotes(ctx, { send: (text) => v.intents.send(MSG.note, { text }), close });
   v.keyboard = createKeyboard(ctx, { act: (b) => act(v, b), panelOpen: () => !!v.panel, close });
-  v.queue = createQueue(model);
+  /** @param {string} chosen */
+  const goVia = (chosen) => (/** @type {string} */ id) => go(v, id, chosen);
+  v.queue = createQueue(model, { go: goVia("queue") });
   v.queueFilter = createQueueFilter(ctx, {
     send: (filters) => v.intents.send(MSG.filter, { filters }),
     close,
   });
+  v.history = createHistory(ctx, { go: goVia("history") });
+  v.search = createSearch(ctx, { go: goVia("search"), close });
+  v.past = createPast();
   v.cardBox = h("div", { cls: "llmlabel-card" }, [
     ...v.card.nodes,
+    v.past.node,
     ...v.actions.nodes,
     v.filter.panel,
     v.notes.panel,
@@ -134,8 +150,8 @@ function assemble(model) {
   });
   show(v.keyboard.helpPanel, false);
   const s = v.status;
-  root.append(s.header, ...s.lines, v.queueFilter.bar, v.queueFilter.panel, v.cardBox);
-  root.append(s.doneBox, v.keyboard.helpPanel, v.queue.node);
+  root.append(s.header, ...s.lines, v.queueFilter.bar, v.queueFilter.panel, v.search.panel);
+  root.append(v.cardBox, s.doneBox, v.keyboard.helpPanel, v.history.node, v.queue.node);
   return v;
 }
 
@@ -153,6 +169,7 @@ function renderCurrent(v) {
     v.shownItem = cur ? cur.item_id : null;
     v.card.collapse();
     v.actions.select(cur?.proposal?.valid ? cur.proposal.labels : []);
+    v.history.render();
     if (v.panel === "note" || v.panel === "filter") {
       closePanel(v, ctx.root.contains(document.activeElement));
     }
@@ -167,6 +184,7 @@ function renderCurrent(v) {
   }
   const llm = ctx.model.get(TRAITS.progress)?.llm !== false;
   v.card.render(cur, Boolean(ctx.model.get(TRAITS.busy)), llm);
+  v.past.render(cur.decision);
   const p = cur.proposal;
   v.actions.enableAccept(ctx.multi() || Boolean(p?.valid && p.labels.length));
   renderSelection(v);
@@ -211,6 +229,10 @@ function act(v, b) {
   else if (b.action === "label" && b.label !== undefined) chooseLabel(v, b.label);
   else if (b.action === "skip" && here) v.intents.send(MSG.skip);
   else if (b.action === "undo") v.intents.send(MSG.undo);
+  else if (b.action === "back" || b.action === "forward") {
+    closePanel(v, false);
+    v.intents.send(b.action === "back" ? MSG.back : MSG.forward);
+  } else if (b.action === "goto") openPanel(v, "search");
   else if ((b.action === "note" || b.action === "filter") && here) openPanel(v, b.action);
   else if (b.action === "queue") openPanel(v, "queue");
   else if (b.action === "help") {
@@ -226,6 +248,7 @@ function openPanel(v, which) {
   if (which === "note") v.notes.open();
   else if (which === "filter") v.filter.open();
   else if (which === "queue") v.queueFilter.open();
+  else if (which === "search") v.search.open();
   else {
     v.keyboard.renderHelp();
     show(v.keyboard.helpPanel, true);
@@ -238,8 +261,23 @@ function closePanel(v, refocus = true) {
   v.notes.hide();
   v.filter.hide();
   v.queueFilter.hide();
+  v.search.hide();
   show(v.keyboard.helpPanel, false);
   if (refocus) v.ctx.root.focus({ preventScroll: true });
+}
+
+/**
+ * Open an item the reviewer chose (history row, search hit, queue row).
+ * @param {View} v
+ * @param {string} itemId
+ * @param {string} chosen
+ */
+function go(v, itemId, chosen) {
+  if (itemId === v.ctx.current()?.item_id && chosen !== "queue") {
+    closePanel(v);
+    return;
+  }
+  if (v.intents.send(MSG.goto, { target: itemId, chosen })) closePanel(v);
 }
 
 /**

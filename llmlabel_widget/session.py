@@ -34,6 +34,7 @@ from .ingest import (
     validate_frame,
 )
 from .metrics import quality_table
+from .navigation import Navigation
 from .queue_filter import QueueFilter
 from .reading import STATES
 from .recording import Decision, Recorder, reviewer_name
@@ -57,7 +58,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials):
+class Session(PromptTrials, Navigation):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.

@@ -6,7 +6,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Actions a key can trigger, besides choosing a label.
-ACTIONS = ("accept", "skip", "note", "undo", "filter", "queue", "help")
+ACTIONS = (
+    "accept",
+    "skip",
+    "note",
+    "undo",
+    "filter",
+    "queue",
+    "help",
+    "back",
+    "forward",
+    "goto",
+)
 DEFAULT_SHORTCUTS: dict[str, list[str]] = {
     "accept": ["Enter", "a"],
     "skip": ["s", " "],
@@ -15,6 +26,9 @@ DEFAULT_SHORTCUTS: dict[str, list[str]] = {
     "filter": ["/"],
     "queue": ["l"],  # filter the queue (LLM label, confidence, state, text)
     "help": ["?"],
+    "back": ["b", "ArrowLeft"],
+    "forward": ["f", "ArrowRight"],
+    "goto": ["g"],
 }
 # Keys the view needs for itself: Escape closes panels, Tab moves focus.
 RESERVED_KEYS = frozenset({"Escape", "Tab"})

@@ -140,3 +140,15 @@ class StoreBackend(Protocol):
         text: str = "",
     ) -> list[str]:
         """The queue filter's read model: ids matching every criterion, in pool order."""
+
+    def reviewer_history(
+        self, annotator: str, n: int, item_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A reviewer's decided items, newest first: ``{seq, item_id, kind, labels, time, note}``
+        records."""
+
+    def latest_note(self, annotator: str, item_id: str) -> str | None:
+        """The reviewer's newest live note on the item, or None."""
+
+    def search_items(self, query: str, n: int) -> pd.DataFrame:
+        """Items whose id is ``query``, then whose text contains it: ``item_id, text, match``."""

@@ -8,9 +8,7 @@ queue preview, progress); user intents arrive as custom messages, go through :cl
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
 import time
 import weakref
 from collections import deque
@@ -22,6 +20,12 @@ import anywidget
 import traitlets
 from ipywidgets import CallbackDispatcher
 
+from . import labeler_nav as nav
+from .labeler_card import (
+    card_view,
+    is_blind,
+    proposal_view,
+)
 from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
 from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
 from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
@@ -38,11 +42,8 @@ STATIC = Path(__file__).parent / "static"
 
 QUEUE_PREVIEW = 10
 PREVIEW_CHARS = 80
-# Caps keep the synced state small whatever the data holds; the view says when it cut.
-MAX_TEXT_CHARS = 200_000
-MAX_RATIONALE_CHARS = 5_000
-MAX_RAW_CHARS = 2_000
-MAX_META_CHARS = 300
+# Caps keep the synced state small whatever the data holds (the card's are in labeler_card);
+# the view says when it cut.
 MAX_NOTE_CHARS = 10_000
 _DECIDED = ("accept", "correct", "label")
 #: recorded as ``context["via"]`` with every event made in a Labeler; its undo is scoped to it.
@@ -61,7 +62,8 @@ class Labeler(anywidget.AnyWidget):
     metadata_columns : item metadata columns to show next to the text (default: none, so
         that columns such as gold labels do not bias the reviewer).
     shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
-        Actions: accept, skip, note, undo, filter, queue, help; ``labels`` is a list of keys in
+        Actions: accept, skip, note, undo, filter, queue, help, back, forward (through your
+        decided items), goto (search the pool); ``labels`` is a list of keys in
         label order or a dict ``{label name: key}``. A key held with Shift, Ctrl, Alt or
         Meta is never an action (Shift+Enter runs the next cell) unless a combination is
         bound as such, e.g. ``{"accept": ["Enter", "Shift+Enter"]}``.
@@ -103,6 +105,11 @@ class Labeler(anywidget.AnyWidget):
     done = traitlets.Bool(False).tag(sync=True)
     #: the active queue filter: its fields and one phrase per criterion (the chips).
     queue_filter = traitlets.Dict().tag(sync=True)
+    #: this reviewer's last 20 decided items, newest first: ``{item_id, kind, labels, time,
+    #: note}`` (time in epoch ms).
+    history = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: the ``g`` box's last search: ``{query, items: [{item_id, snippet, match}], error}``.
+    search_results = traitlets.Dict().tag(sync=True)
 
     # -- configuration -----------------------------------------------------------------------
     #: action -> keys, plus ``labels``: one key per label in task order ("" for none).
@@ -153,6 +160,7 @@ class Labeler(anywidget.AnyWidget):
         self._memo: dict[str, Any] = {}
         self._listener: Callable[[], None] | None = None
         self._filters: QueueFilter | None = None
+        self._nav = nav.Navigator(session, who)
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -272,7 +280,13 @@ class Labeler(anywidget.AnyWidget):
             "note": self._note,
             "undo": self._undo,
             "filter": self._filter,
+            "back": self._step,
+            "forward": self._step,
+            "goto": self._goto,
         }.get(kind if isinstance(kind, str) else "")
+        if kind == "search":  # a read: no revision, the item on screen stays
+            self.search_results = nav.search_view(self._session, content.get("query"))
+            return
         if handler is None:
             self._drop("unknown kind", content)
             return
@@ -282,7 +296,7 @@ class Labeler(anywidget.AnyWidget):
             self._drop("stale or duplicate revision", content)
             return
         current = self.current
-        if kind not in ("undo", "filter") and (
+        if kind not in (*nav.FREE_KINDS, "filter") and (
             current is None or content.get("item_id") != current["item_id"]
         ):
             self._drop("not the current item", content)
@@ -298,6 +312,9 @@ class Labeler(anywidget.AnyWidget):
         current = self.current or {}
         picked = self._queued.get(str(current.get("item_id")))
         blind = {"blind": True} if current.get("blind") else {}
+        chosen = self._nav.context(str(current.get("item_id")))
+        if chosen is not None:  # reached by history, search or a queue click: no audit
+            return {**chosen, **blind, "via": VIA}
         if picked is None:
             return {"reason": current.get("reason"), **blind, "via": VIA}
         return {**picked.context(), **blind, "via": VIA}
@@ -361,6 +378,7 @@ class Labeler(anywidget.AnyWidget):
             self._show(notice="Nothing to undo.")
             return
         # Show the undone item again, whatever the queue order says.
+        self._nav.place = None
         self._pinned = (str(undone["item_id"]), f"back after undo ({undone['kind']})")
         self._show(notice=f"Undid {undone['kind']} on #{undone['item_id']}.")
 
@@ -375,10 +393,28 @@ class Labeler(anywidget.AnyWidget):
         self._pinned = None
         self._show(notice="Filter cleared." if f.empty else "Queue filtered.")
 
+    def _step(self, content: dict[str, Any]) -> None:
+        notice = self._nav.back() if content["kind"] == "back" else self._nav.forward()
+        if not notice:  # moved: to a decided item, or forward onto the queue again
+            self._pinned = self._nav.pin()
+        self._show(notice=notice)
+
+    def _goto(self, content: dict[str, Any]) -> None:
+        target, chosen = content.get("target"), content.get("chosen")
+        picked = self._queued.get(str(target)) if chosen == "queue" else None
+        self._nav.go(target, chosen, picked.reason if picked is not None else "")
+        self._pinned = self._nav.pin()
+        self._show()
+
     def _advance(self, decision: Decision) -> None:
         self._pinned = None
+        self._nav.place = None
         # The next item goes on screen first; callbacks (refits, charts) run after.
-        self._show(notice=self._reveal(decision))
+        saved = nav.saved_line(
+            decision.kind, decision.labels, decision.item_id, self.shortcuts.get("undo", [])
+        )
+        reveal = self._reveal(decision)
+        self._show(notice=f"{reveal} {saved}" if reveal else saved)
         self._decision_callbacks(decision)
 
     def _reveal(self, decision: Decision) -> str:
@@ -448,6 +484,7 @@ class Labeler(anywidget.AnyWidget):
             with self.hold_sync():
                 self.queue_preview = self._preview_list(current)
                 self.progress = self._progress()
+                self.history = nav.history_view(self._session, self._annotator)
         finally:
             self._memo = {}
 
@@ -461,6 +498,7 @@ class Labeler(anywidget.AnyWidget):
                 "queue_preview": self._preview_list(current),
                 "progress": self._progress(),
                 "done": current is None,
+                "history": nav.history_view(self._session, self._annotator),
             }
         finally:
             self._memo = {}
@@ -536,65 +574,19 @@ class Labeler(anywidget.AnyWidget):
         return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
 
     def _proposal(self, item_id: str) -> dict[str, Any] | None:
-        view = _proposal_view(self._session.proposal(item_id))
+        view = proposal_view(self._session.proposal(item_id))
         if view is not None:
             self._memo["proposal_seen"] = True
         return view
 
     def _is_blind(self, item_id: str) -> bool:
-        """A fixed share of items, drawn by a hash of the id (the same after a reload)."""
-        if self._blind_share <= 0.0:
-            return False
-        digest = hashlib.blake2b(f"blind:{item_id}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64 < self._blind_share
+        return is_blind(item_id, self._blind_share)
 
     def _item_view(self, item_id: str, reason: str) -> dict[str, Any]:
-        blind = self._is_blind(item_id) and self._session.proposal(item_id) is not None
+        decision = nav.decision_view(self._session, self._annotator, item_id)
+        answered = decision is not None and decision["kind"] is not None  # proposal revealed
+        blind = self._is_blind(item_id) and not answered and self._session.proposal(item_id)
         item = self._session.item(item_id) or {"text": "", "meta": {}}
-        text: str = item["text"]
-        meta = item.get("meta") or {}
-        return {
-            "item_id": item_id,
-            "text": text[:MAX_TEXT_CHARS],
-            "text_length": len(text),
-            "meta": {
-                c: _clip(_as_text(meta[c]), MAX_META_CHARS) for c in self._meta_columns if c in meta
-            },
-            "proposal": None if blind else self._proposal(item_id),
-            "reason": f"blind check · {reason}" if blind else reason,
-            "blind": blind,
-        }
-
-
-def _proposal_view(p: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The fields of a stored proposal the view shows, capped in size."""
-    if p is None:
-        return None
-    confidence = p.get("confidence")
-    if confidence is not None:
-        confidence = float(confidence)
-        if not math.isfinite(confidence):
-            confidence = None
-    return {
-        "labels": [str(x) for x in p.get("labels") or ()],
-        "valid": bool(p.get("valid")),
-        "rationale": _clip(p.get("rationale"), MAX_RATIONALE_CHARS),
-        "confidence": confidence,
-        "confidence_method": p.get("confidence_method"),
-        "source": p.get("source"),
-        "model": p.get("model"),
-        "prompt_version": p.get("prompt_version"),
-        "raw": _clip(p.get("raw"), MAX_RAW_CHARS),
-        "problem": _clip(p.get("problem"), MAX_RATIONALE_CHARS),
-    }
-
-
-def _as_text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _clip(value: object, limit: int) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        proposal = None if blind else self._proposal(item_id)
+        meta = self._meta_columns
+        return card_view(item_id, item, meta, proposal, reason, decision, blind=bool(blind))

@@ -5,6 +5,10 @@ import { createScope } from "./scope.js";
 
 /** @typedef {import("./context.js").ViewContext} ViewContext */
 
+/** Intents that need no item on screen (the pool may be done). */
+/** @type {Set<string>} */
+const NO_ITEM = new Set([MSG.undo, MSG.filter, MSG.back, MSG.forward, MSG.goto]);
+
 /**
  * @typedef {object} IntentsPart
  * @property {(kind: string, extra?: Record<string, unknown>) => boolean} send false when
@@ -37,7 +41,7 @@ export function createIntents(ctx) {
     const revision = ctx.model.get(TRAITS.revision);
     if (inflight === revision) return false;
     const cur = ctx.current();
-    if (kind !== MSG.undo && kind !== MSG.filter && !cur) return false;
+    if (!NO_ITEM.has(kind) && !cur) return false;
     inflight = revision;
     ctx.model.send({ kind, item_id: cur ? cur.item_id : null, revision, ...extra });
     scope.later(() => {

@@ -76,6 +76,9 @@ export function createKeyboard(ctx, hooks) {
       ["filter", "find a label by typing"],
       ["queue", "filter the queue (label, confidence, state, text)"],
       ["help", "show / hide this list"],
+      ["back", "step back through the items you decided"],
+      ["forward", "step forward again (to the queue)"],
+      ["goto", "go to an item: search by id or text"],
     ];
     const body = rows.map(([action, what]) => row(keysFor(sc, action) || "—", what));
     for (const l of ctx.labels()) {

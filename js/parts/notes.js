@@ -64,8 +64,9 @@ export function createNotes(ctx, hooks) {
     saveBtn,
     open() {
       show(panel, true);
-      input.value = "";
+      input.value = ctx.current()?.decision?.note || ""; // a saved note is edited
       input.focus({ preventScroll: true });
+      input.select();
     },
     hide: () => show(panel, false),
     save,

@@ -230,3 +230,72 @@ class SQLiteReadModels:
             params,
         )
         return [r[0] for r in rows]
+
+    # -- read models: moving around the work ------------------------------------------------
+    def reviewer_history(
+        self, annotator: str, n: int, item_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A reviewer's decided items, most recent first: one record per item (at most n).
+
+        Keys ``seq, item_id, kind, labels`` (JSON list or None for a skip), ``time``
+        (epoch seconds) and ``note`` (the reviewer's newest live note on the item, or None),
+        from the reviewer's newest live decision on each item; ``item_id`` limits it to one.
+        Reads the reviewer's events newest first until ``n`` items are found (an index
+        walk: the cost grows with ``n``, not with the length of the log).
+        """
+        where = "e.annotator = ? AND e.kind IN ('accept', 'correct', 'label', 'skip') "
+        where += "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.seq) "
+        params: list[Any] = [annotator]
+        if item_id is not None:
+            where, params = where + "AND e.item_id = ? ", [annotator, item_id]
+        sql = (
+            "SELECT e.seq, e.item_id, e.kind, e.labels, e.created_at AS time FROM events e "
+            f"WHERE {where}ORDER BY e.seq DESC LIMIT ? OFFSET ?"
+        )
+        rows: dict[str, tuple[Any, ...]] = {}
+        offset, batch = 0, 4 * n
+        while len(rows) < n:
+            got = self.query(sql, [*params, batch, offset])
+            for row in got:  # newest first: an item's first row is its current decision
+                rows.setdefault(row[1], row)
+            if len(got) < batch:
+                break
+            offset, batch = offset + batch, batch * 2
+        found = sorted(rows.values(), key=lambda r: -r[0])[:n]
+        keys = ("seq", "item_id", "kind", "labels", "time")
+        return [
+            {**dict(zip(keys, r, strict=True)), "note": self.latest_note(annotator, r[1])}
+            for r in found
+        ]
+
+    def latest_note(self, annotator: str, item_id: str) -> str | None:
+        """The reviewer's newest live note on the item (a note event or a decision's)."""
+        row = self._conn.execute(
+            "SELECT note FROM events m WHERE item_id = ? AND annotator = ? "
+            "AND note IS NOT NULL AND kind != 'undo' "
+            "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = m.seq) "
+            "ORDER BY seq DESC LIMIT 1",
+            (item_id, annotator),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def search_items(self, query: str, n: int) -> pd.DataFrame:
+        """Up to ``n`` items whose id is ``query`` (first), then whose text contains it.
+
+        The text match ignores case (ASCII letters, SQLite's ``LIKE``); ``%``, ``_`` and
+        ``\\`` in ``query`` match themselves. Columns ``item_id, text, match`` ("id" or
+        "text"), in pool order after the id match.
+        """
+        pattern = "%" + _escape_like(query) + "%"
+        return self.frame(
+            "SELECT item_id, text, match FROM ("
+            "SELECT item_id, text, 'id' AS match, -1 AS seq FROM items WHERE item_id = ? "
+            "UNION ALL SELECT item_id, text, 'text' AS match, seq FROM items "
+            "WHERE item_id != ? AND text LIKE ? ESCAPE '\\') ORDER BY seq LIMIT ?",
+            (query, query, pattern, n),
+        )
+
+
+def _escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -87,3 +87,86 @@ def test_labeler_in_notebook_7(notebook7: Lab, page: Page):
     assert rows[2][3] == "1 a s z"
     assert page.evaluate(JS_NOTEBOOK_STATE) == before
     notebook7.close_sessions(name)
+
+
+def test_history_search_and_queue_in_notebook_7(notebook7: Lab, page: Page):
+    """The same moves as test_labeler_history_lab.py, in Notebook 7's shell."""
+    name = "nb7-history.ipynb"
+    cells = [CELLS[0].replace('"nb7.labels.db"', '"nb7-history.labels.db"'), CELLS[1]]
+    cells[0] = cells[0].replace(
+        'model="llm_model"))',
+        'model="llm_model"),\n    selector=Selector(strategy="in_order", explore=0.0))',
+    )
+    write_notebook(notebook7.root / name, cells)
+    goto_notebook(page, notebook7, name, app="notebook")
+    run_all(page, name)
+    root = page.locator(".llmlabel-root")
+    expect(root).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assert page.evaluate(JS_ERROR_OUTPUTS) == []
+    root.locator(".llmlabel-progress").click()
+    before = page.evaluate(JS_NOTEBOOK_STATE)
+
+    def press(key: str) -> None:
+        rev = root.get_attribute("data-revision")
+        page.keyboard.press(key)
+        expect(root).not_to_have_attribute("data-revision", rev)
+
+    def click(target) -> None:
+        rev = root.get_attribute("data-revision")
+        target.click()
+        expect(root).not_to_have_attribute("data-revision", rev)
+
+    db = notebook7.root / "nb7-history.labels.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        ids = [r[0] for r in conn.execute("SELECT item_id FROM items ORDER BY seq")]
+        far_text = conn.execute("SELECT text FROM items WHERE item_id = ?", (ids[15],))
+        far_words = far_text.fetchone()[0][5:30]
+    for _ in range(3):
+        press("a")
+    expect(root.locator(".llmlabel-notice")).to_contain_text(f"on #{ids[2]} · z to undo")
+    press("b")
+    press("ArrowLeft")
+    expect(root).to_have_attribute("data-item-id", ids[1])
+    press("f")
+    expect(root).to_have_attribute("data-item-id", ids[2])
+    press("b")
+    press("2")  # change a past decision: a new event
+    expect(root).to_have_attribute("data-item-id", ids[3])
+    click(root.locator(f'.llmlabel-history-row[data-item-id="{ids[0]}"]'))
+    expect(root).to_have_attribute("data-item-id", ids[0])
+    page.keyboard.press("n")
+    page.keyboard.type("nb7 note")
+    press("Enter")
+    expect(root.locator(".llmlabel-past-note-text")).to_have_text("nb7 note")
+    root.locator(".llmlabel-past-edit").click()
+    root.locator(".llmlabel-note-input").fill("nb7 note, edited")
+    press("Enter")
+    expect(root.locator(".llmlabel-past-note-text")).to_have_text("nb7 note, edited")
+    page.keyboard.press("g")
+    root.locator(".llmlabel-search-input").type(far_words)
+    hit = root.locator(f'.llmlabel-search-hit[data-item-id="{ids[15]}"]')
+    click(hit)
+    expect(root).to_have_attribute("data-item-id", ids[15])
+    press("s")
+    queued = root.locator(".llmlabel-queue-item").nth(1)
+    target = queued.get_attribute("data-item-id")
+    click(queued.locator(".llmlabel-queue-id"))
+    expect(root).to_have_attribute("data-item-id", target)
+    press("a")
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT item_id, kind, note, context FROM events ORDER BY seq")
+        log = [(i, k, n, json.loads(c) if c else {}) for i, k, n, c in rows.fetchall()]
+    assert [(i, k) for i, k, _, _ in log][:3] == [(i, "accept") for i in ids[:3]]
+    assert all(k != "undo" for _, k, _, _ in log)
+    assert (log[3][0], log[3][3]["chosen"]) == (ids[1], "history")
+    assert [(i, n) for i, k, n, _ in log if k == "note"] == [
+        (ids[0], "nb7 note"),
+        (ids[0], "nb7 note, edited"),
+    ]
+    assert [(i, c["chosen"]) for i, k, _, c in log[6:]] == [(ids[15], "search"), (target, "queue")]
+    assert all(
+        c["audit"] is False and "propensity" not in c for *_, c in log[3:] if c.get("chosen")
+    )
+    assert page.evaluate(JS_NOTEBOOK_STATE) == before
+    notebook7.close_sessions(name)
