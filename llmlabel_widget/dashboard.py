@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import metrics
+from .chart_layout import paint, reflow, renew_table
 from .charts import HEADLINE, LearningCurve, apply, build_figure
 from .metrics import NOT_ENOUGH, Summary
 
@@ -96,6 +97,8 @@ class Dashboard:
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._reader: Any = None
         self._closed = False
+        self._frame: Any = None  # the view's strip that reports width and theme (on display)
+        self._box: Any = None
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
         # Look on the class: a stand-in with only .annotations has nothing to subscribe to.
@@ -236,6 +239,8 @@ class Dashboard:
         if self._subscribed:
             self.session.on_decision(self._decided, remove=True)
             self._subscribed = False
+        if self._frame is not None:
+            self._frame.unobserve(self._fit, names=["width", "theme"])
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.cancel()
@@ -263,8 +268,38 @@ class Dashboard:
             log.exception("dashboard refresh failed")
             self.error = f"{type(exc).__name__}: {exc}"
 
+    def view(self) -> Any:
+        """The widget displayed for this dashboard: the figure, laid out for its cell's width
+        and coloured like JupyterLab's theme (both reported by the view, kept on change).
+
+        Examples
+        --------
+        >>> display(dash.view())  # the same as showing ``dash``  # doctest: +SKIP
+        """
+        if self._box is None:
+            from .dashboard_frame import framed
+
+            self._frame, self._box = framed(self.figure)
+            self._frame.observe(self._fit, names=["width", "theme"])
+        return self._box
+
+    def _fit(self, change: object = None) -> None:
+        """Lay the figure out for the reported width and paint it in the reported theme."""
+        frame = self._frame
+        try:
+            with self.figure.batch_update():
+                if frame.width > 0:
+                    reflow(self.figure, int(frame.width))
+                paint(self.figure, frame.theme)
+            if frame.width > 0:
+                renew_table(self.figure)
+            self._keep()
+        except Exception as exc:  # a bad report must not break the notebook
+            log.exception("dashboard layout failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.figure._repr_mimebundle_(**kwargs)
+        return self.view()._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
         return f"Dashboard({self.draws} redraw(s), every ≥{self.min_interval:g} s)"
