@@ -41,7 +41,6 @@ HEADLINE = (
     ("anchoring_gap", "assisted - blind agreement"),
 )
 TABLE_HEADER = ("figure", "value · interval · n · how")
-TABLE_WIDTHS = (2, 5)
 MAX_POINTS = 500  # per line in the agreement panel (the view gets no more than it can show)
 BAND = "rgba(31, 119, 180, 0.18)"
 COLORS = {"precision": "#4c78a8", "recall": "#f58518", "f1": "#54a24b"}
@@ -223,7 +222,6 @@ def _panel_traces(fig: go.Figure) -> None:
             meta="headline",
             header={"values": list(TABLE_HEADER), "align": "left"},
             cells={"values": [[], []], "align": "left", "height": 24},
-            columnwidth=list(TABLE_WIDTHS),
         ),
         row=2,
         col=3,
