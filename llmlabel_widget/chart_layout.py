@@ -33,6 +33,7 @@ TABLE_HEIGHT_NARROW = 1400  # two columns: value, interval, n and note wrap in o
 LEGEND_NARROW = 250  # a narrow legend takes one or two entries a line
 COLUMNS = ((1150, 3), (760, 2))  # at least this wide -> this many columns; else one
 CHARTS = 5  # panels 0-4 are charts; TITLES[5] is the table's
+ERROR_BARS = ("precision", "recall", "f1", "reliability", "learning")  # traces (by meta)
 
 
 def columns_for(width: int) -> int:
@@ -168,6 +169,8 @@ def paint(fig: go.Figure, theme: Mapping[str, str]) -> None:
         fig.update_yaxes(**axes)
     if "muted" in c:
         fig.update_annotations(font={"color": c["muted"]}, selector=lambda a: bool(a.name))
+    if "font" in c:  # error bars drawn in the text colour stay visible on either background
+        fig.update_traces(error_y={"color": c["font"]}, selector=lambda t: t.meta in ERROR_BARS)
     line = {"color": c["line"]} if "line" in c else {}
     text = {"color": c["font"]} if "font" in c else {}
     for part, fill in (("header", c.get("header")), ("cells", c.get("cell"))):

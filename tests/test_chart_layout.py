@@ -82,6 +82,8 @@ def test_paint_applies_theme_colours_and_ignores_bad_values():
     assert table.cells.fill.color == "#1e1e1e"
     assert table.cells.font.color == "rgba(255, 255, 255, 0.87)"
     assert theme_colors({"font": " #fff "}) == {"font": "#fff"}
+    bars = next(t for t in fig.data if t.meta == "recall")
+    assert bars.error_y.color == "rgba(255, 255, 255, 0.87)"
 
 
 def test_the_dashboard_follows_what_its_view_reports(db, gwsd, gwsd_task):
@@ -101,4 +103,10 @@ def test_the_dashboard_follows_what_its_view_reports(db, gwsd, gwsd_task):
         table = [t for t in dash.figure._widget_data if t["type"] == "table"]
         assert table[0]["cells"]["fill"]["color"] == "#1e1e1e"
         assert dash.view() is dash.view()
+        for i, g in zip(gwsd["id"][:10], gwsd["gold_label"][:10], strict=True):
+            s.decide(i, g)
+        dash.refresh()  # a redraw keeps the theme
+        recall = next(t for t in dash.figure.data if t.meta == "recall")
+        assert recall.error_y.color == DARK["font"]
+        assert dash.figure.layout.paper_bgcolor == "#111111"
         dash.close()
