@@ -40,6 +40,7 @@ HEADLINE = (
     ("acceptance_rate", "acceptance rate"),
     ("anchoring_gap", "assisted - blind agreement"),
 )
+TABLE_HEADER = ("figure", "value · interval · n · how")
 MAX_POINTS = 500  # per line in the agreement panel (the view gets no more than it can show)
 BAND = "rgba(31, 119, 180, 0.18)"
 COLORS = {"precision": "#4c78a8", "recall": "#f58518", "f1": "#54a24b"}
@@ -219,9 +220,8 @@ def _panel_traces(fig: go.Figure) -> None:
     fig.add_trace(
         go.Table(
             meta="headline",
-            header={"values": ["figure", "value", "interval", "n", "how"], "align": "left"},
-            cells={"values": [[], [], [], [], []], "align": "left", "height": 24},
-            columnwidth=[3, 1.4, 2.2, 1, 5],
+            header={"values": list(TABLE_HEADER), "align": "left"},
+            cells={"values": [[], []], "align": "left", "height": 24},
         ),
         row=2,
         col=3,
@@ -412,10 +412,30 @@ def _apply_headline(fig: go.Figure, d: dict[str, Any], summary: Summary) -> None
         cells[4].append(
             str(r["note"] or r["method"]) if not ok or key == "accuracy_pool" else r["method"]
         )
-    d["headline"].update(cells={"values": cells})
+    # Two columns at every width: a narrow cell fits them, and plotly.js keeps a table's
+    # first column widths when they are restyled, so the columns never change.
+    rest = zip(*cells[1:], strict=True)
+    details = [" · ".join(p for p in (v, i, f"n={n}", how) if p) for v, i, n, how in rest]
+    d["headline"].update(cells={"values": [cells[0], details]})
     rates = summary.rates.to_dict("index")
     total = int(rates["acceptance"]["n"]) + int(rates["no_proposal"]["k"])
-    fig.layout.title.text = (
-        f"Annotation quality · {summary.reviewed} reviewed item(s) with an LLM label"
-        f" · {total} decided"
-    )
+    parts = [
+        "Annotation quality",
+        f"{summary.reviewed} reviewed item(s) with an LLM label",
+        f"{total} decided",
+    ]
+    fig.layout.title.text = title_text(parts, fig.layout.width)
+
+
+NARROW = 760  # pixels: a figure narrower than this puts each part of its title on a line
+
+
+def title_text(parts: list[str], width: int | None) -> str:
+    """The figure title from its parts: one line, or one line per part when narrow.
+
+    Examples
+    --------
+    >>> title_text(["a", "b"], 1200), title_text(["a", "b"], 500)
+    ('a · b', 'a<br>b')
+    """
+    return ("<br>" if width is not None and width < NARROW else " · ").join(parts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import html
 import logging
 import math
@@ -24,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import metrics
+from .chart_layout import paint, reflow, renew_table
 from .charts import HEADLINE, LearningCurve, apply, build_figure
 from .metrics import NOT_ENOUGH, Summary
 
@@ -55,9 +57,11 @@ class Dashboard:
 
     Examples
     --------
-    >>> dash = Dashboard(session)                 # doctest: +SKIP
-    >>> labeler.on_decision(dash.on_decision)     # doctest: +SKIP
-    >>> dash                                      # doctest: +SKIP
+    >>> dash = Dashboard(session)   # doctest: +SKIP
+    >>> dash                        # doctest: +SKIP
+
+    It redraws after every decision made through ``session`` (a Labeler or
+    ``session.decide(...)`` in a cell) until :meth:`close`.
     """
 
     def __init__(
@@ -93,8 +97,14 @@ class Dashboard:
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._reader: Any = None
         self._closed = False
+        self._frame: Any = None  # the view's strip that reports width and theme (on display)
+        self._box: Any = None
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
+        # Look on the class: a stand-in with only .annotations has nothing to subscribe to.
+        self._subscribed = callable(getattr(type(session), "on_decision", None))
+        if self._subscribed:
+            session.on_decision(self._decided)
 
     @property
     def labels(self) -> Sequence[str] | LabelTask | None:
@@ -122,12 +132,29 @@ class Dashboard:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        summary = self.summary()
+        self._draw(self.summary())
+
+    def _draw(self, summary: Summary) -> None:
+        """Update the charts in place, then sync the figure's full state (see :meth:`_keep`)."""
         with self.figure.batch_update():
             apply(self.figure, summary, self.learning_curve)
+        self._keep()
         self._last = self._clock()
         self.draws += 1
         self.error = None
+
+    def _keep(self) -> None:
+        """Make the whole figure the state a new view starts from.
+
+        A FigureWidget sends in-place updates as one-off messages and syncs its full figure
+        (``_widget_data``, ``_widget_layout``) only when displayed, so a view rendered later
+        from the kernel's state (a page reload) drew the charts as they were at display time:
+        empty axes, a blank table. Its view ignores changes of these two traits (the update
+        message already redrew it); they only seed views rendered later.
+        """
+        fig = self.figure
+        fig._widget_data = copy.deepcopy(fig._data)
+        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
 
     def on_decision(self, decision: object = None) -> None:
         """Note that a decision was made; redraw now or coalesce into one trailing redraw.
@@ -136,11 +163,11 @@ class Dashboard:
         on the running asyncio loop (``loop.call_later``); with no running loop the charts
         are updated synchronously. Errors are logged and kept in ``error``, never raised
         into the caller (a widget callback would swallow them). Call it on the kernel's
-        thread, as ``Labeler.on_decision`` callbacks are.
+        thread: the session calls it there after each decision (``session.on_decision``).
 
         Examples
         --------
-        >>> labeler.on_decision(dash.on_decision)  # doctest: +SKIP
+        >>> dash.on_decision()  # doctest: +SKIP
         """
         if self._closed:
             return
@@ -161,6 +188,18 @@ class Dashboard:
         # and its reading and computing happen on a worker thread (see _trailing).
         self._pending = loop.call_later(max(wait, 0.0), self._trailing)
         self._pending_loop = loop
+
+    def _decided(self, event: object) -> None:
+        """The session's listener: in a kernel (a running loop), redraw as :meth:`on_decision`.
+
+        A plain script has no loop and shows nothing: it is not made to recompute every chart
+        after each of its decisions; :meth:`refresh` draws the newest figures on demand.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.on_decision(event)
 
     def _trailing(self) -> None:
         """On the loop: compute off the loop, then draw here (traits stay on the loop)."""
@@ -187,7 +226,7 @@ class Dashboard:
         )
 
     def close(self) -> None:
-        """Stop redrawing: cancel a pending redraw, stop the worker, close the private reader.
+        """Stop redrawing: unsubscribe, cancel a pending redraw, stop the worker, close the reader.
 
         The session itself stays open, and the figure keeps its last drawing. Closing twice
         is harmless.
@@ -197,6 +236,11 @@ class Dashboard:
         >>> dash.close()  # doctest: +SKIP
         """
         self._closed = True
+        if self._subscribed:
+            self.session.on_decision(self._decided, remove=True)
+            self._subscribed = False
+        if self._frame is not None:
+            self._frame.unobserve(self._fit, names=["width", "theme"])
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.cancel()
@@ -212,12 +256,7 @@ class Dashboard:
         if future.cancelled() or self._closed:
             return
         try:
-            summary = future.result()
-            with self.figure.batch_update():
-                apply(self.figure, summary, self.learning_curve)
-            self._last = self._clock()
-            self.draws += 1
-            self.error = None
+            self._draw(future.result())
         except Exception as exc:  # keep labeling going if a chart update fails
             log.exception("dashboard refresh failed")
             self.error = f"{type(exc).__name__}: {exc}"
@@ -229,8 +268,38 @@ class Dashboard:
             log.exception("dashboard refresh failed")
             self.error = f"{type(exc).__name__}: {exc}"
 
+    def view(self) -> Any:
+        """The widget displayed for this dashboard: the figure, laid out for its cell's width
+        and coloured like JupyterLab's theme (both reported by the view, kept on change).
+
+        Examples
+        --------
+        >>> display(dash.view())  # the same as showing ``dash``  # doctest: +SKIP
+        """
+        if self._box is None:
+            from .dashboard_frame import framed
+
+            self._frame, self._box = framed(self.figure)
+            self._frame.observe(self._fit, names=["width", "theme"])
+        return self._box
+
+    def _fit(self, change: object = None) -> None:
+        """Lay the figure out for the reported width and paint it in the reported theme."""
+        frame = self._frame
+        try:
+            with self.figure.batch_update():
+                if frame.width > 0:
+                    reflow(self.figure, int(frame.width))
+                paint(self.figure, frame.theme)
+            if frame.width > 0:
+                renew_table(self.figure)
+            self._keep()
+        except Exception as exc:  # a bad report must not break the notebook
+            log.exception("dashboard layout failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.figure._repr_mimebundle_(**kwargs)
+        return self.view()._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
         return f"Dashboard({self.draws} redraw(s), every ≥{self.min_interval:g} s)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from .task import LabelTask
 
 ItemId = str | int
 LABELS = ("accept", "correct", "label")  # the decision kinds that give an item a label
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,22 @@ class Recorder:
         self._wrote = wrote
         self._predict = predict
         self._changed = changed
+        self._listeners: list[Callable[[Any], None]] = []
+
+    def on_decision(self, fn: Callable[[Any], None], *, remove: bool = False) -> None:
+        """Call ``fn(event)`` after each recorded event; ``remove=True`` stops (harmless twice)."""
+        if remove:
+            self._listeners = [f for f in self._listeners if f != fn]
+        elif fn not in self._listeners:
+            self._listeners = [*self._listeners, fn]
+
+    def _tell(self, event: Decision | Mapping[str, Any]) -> None:
+        """Each listener, in order; one that raises is logged and never undoes the event."""
+        for fn in self._listeners:
+            try:
+                fn(event)
+            except Exception:
+                log.exception("decision listener %r failed", fn)
 
     def existing(self, item_id: ItemId) -> str:
         """The item's key, or KeyError naming it when it is not in the pool."""
@@ -121,6 +139,7 @@ class Recorder:
         if undone is not None:
             self._wrote()
             self._changed(undone["item_id"], "undo")
+            self._tell(undone)
         return undone
 
     def _record(
@@ -148,4 +167,6 @@ class Recorder:
         )
         self._wrote()
         self._changed(key, kind)
-        return Decision(seq=seq, item_id=key, kind=kind, labels=labels, reviewer=who)
+        decision = Decision(seq=seq, item_id=key, kind=kind, labels=labels, reviewer=who)
+        self._tell(decision)
+        return decision

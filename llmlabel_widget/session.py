@@ -538,6 +538,10 @@ class Session(PromptTrials, Navigation):
         """
         self._selector.on_refit(fn, remove=remove)
 
+    def on_decision(self, fn: Callable[[Any], None], *, remove: bool = False) -> None:
+        """Call ``fn(event)`` on the deciding thread after each decision, skip, note or undo."""
+        self._recorder.on_decision(fn, remove=remove)
+
     def reader(self) -> Session:
         """A second session on the same store file, with its own connection, for reading.
 

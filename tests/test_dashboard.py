@@ -69,8 +69,8 @@ def test_one_figure_widget_of_fixed_size_updated_in_place(recorded, gwsd):
     assert by_key(fig, "cumulative").y[-1] == pytest.approx(expected)
     assert by_key(fig, "cumulative").x[-1] == 80
     table = by_key(fig, "headline").cells.values
-    assert table[1][0] == f"{expected:.3f}"
-    assert table[4][1] == "naive only: reviewed items were not sampled at random"
+    assert table[1][0].startswith(f"{expected:.3f} · ")
+    assert table[1][1].endswith(" · naive only: reviewed items were not sampled at random")
     shown = notes(fig)
     assert shown["empty-1-1"] is None
     assert shown["empty-1-2"] is None
@@ -325,3 +325,88 @@ def test_close_stops_redraws_and_closes_the_private_reader(recorded, gwsd):
     dash.on_decision(None)
     assert dash.draws == 2  # closed: no more redraws
     assert not recorded._closed  # the session itself stays open
+
+
+async def _settle(dash: Dashboard, draws: int) -> None:
+    """Let the loop run the trailing redraw (a worker computes, the loop draws)."""
+    for _ in range(500):
+        if dash._pending is None and dash.draws >= draws:
+            return
+        await asyncio.sleep(0.01)
+
+
+def test_session_decisions_and_undo_redraw_every_dashboard_with_no_wiring(recorded, gwsd):
+    first = Dashboard(recorded, n_boot=50, min_interval=0.0)
+    second = Dashboard(recorded, n_boot=50, min_interval=0.0)
+
+    async def decide_in_a_cell() -> tuple[int, int]:
+        decide(recorded, gwsd, slice(0, 3))  # as in a notebook cell: the kernel's loop runs
+        await _settle(first, 2)
+        await _settle(second, 2)
+        seen = int(np.sum(by_key(first.figure, "confusion").z))
+        recorded.undo(annotator="gold")
+        await _settle(first, 3)
+        await _settle(second, 3)
+        return seen, int(np.sum(by_key(second.figure, "confusion").z))
+
+    assert asyncio.run(decide_in_a_cell()) == (3, 2)
+    assert (first.draws, second.draws) == (3, 3)
+    first.close()
+    second.close()
+
+
+def test_close_unsubscribes_from_the_session(recorded, gwsd):
+    dash = Dashboard(recorded, n_boot=50, min_interval=0.0)
+    other = Dashboard(recorded, n_boot=50, min_interval=0.0)
+    dash.close()
+
+    async def decide_after_close() -> None:
+        decide(recorded, gwsd, slice(0, 2))
+        await _settle(other, 2)
+
+    asyncio.run(decide_after_close())
+    assert dash.draws == 1  # closed: the session no longer calls it
+    assert other.draws == 2
+    assert dash._decided not in recorded._recorder._listeners
+    other.close()
+
+
+def test_a_failing_listener_never_undoes_or_blocks_the_decision(recorded, gwsd, caplog):
+    seen: list[object] = []
+
+    def broken(event: object) -> None:
+        raise RuntimeError("boom")
+
+    recorded.on_decision(broken)
+    recorded.on_decision(seen.append)
+    with caplog.at_level(logging.ERROR):
+        decision = recorded.decide(gwsd["id"][0], gwsd["gold_label"][0], annotator="gold")
+    assert seen == [decision]
+    assert "decision listener" in caplog.text
+    assert recorded.progress()["decided"] == 1
+    recorded.on_decision(broken, remove=True)
+    recorded.on_decision(seen.append, remove=True)
+    recorded.undo(annotator="gold")
+    assert seen == [decision]  # removed: no longer called
+
+
+def test_the_synced_state_is_the_whole_figure_after_each_redraw(recorded, gwsd):
+    """A view rendered later (page reload) starts from the synced state, not the messages."""
+    dash = Dashboard(recorded, n_boot=50, min_interval=0.0)
+    dash._repr_mimebundle_()  # displayed before any decision, as in a notebook
+    decide(recorded, gwsd, slice(0, 30))
+    dash.refresh()
+    state = dash.figure.get_state()
+    data = {str(t.get("meta")): t for t in state["_widget_data"]}
+    labels = [str(v) for v in by_key(dash.figure, "confusion").x]
+    assert list(data["confusion"]["x"]) == labels  # label names, not 0/1
+    assert len(labels) >= 2
+    cells = data["headline"]["cells"]["values"]
+    assert cells[0][0] == "accuracy (reviewed, naive)"
+    assert cells[1][0] == by_key(dash.figure, "headline").cells.values[1][0]
+    pool = data["pool"]
+    assert list(pool["x"]) == [1, 30]
+    assert pool["y"][0] == pool["y"][1]  # the pool estimate is a level line
+    layout = state["_widget_layout"]
+    assert "30 reviewed" in layout["title"]["text"]
+    dash.close()
