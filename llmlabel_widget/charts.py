@@ -249,7 +249,7 @@ def _axes_and_notes(fig: go.Figure) -> None:
             x=0.5,
             y=0.5,
             showarrow=False,
-            font={"size": 13, "color": "#888888"},
+            font={"size": 13, "color": "#666666"},
             name=f"empty-{row}-{col}",
         )
 
