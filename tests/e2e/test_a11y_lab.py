@@ -69,6 +69,13 @@ def test_views_have_no_serious_accessibility_violations(
 ):
     goto_notebook(page, lab, notebook)
     set_theme(page, dark)
+    try:
+        _check_and_shoot(page, notebook, dark)
+    finally:  # JupyterLab keeps the theme in its user settings: leave it light for other tests
+        set_theme(page, False)
+
+
+def _check_and_shoot(page: Page, notebook: str, dark: bool) -> None:
     run_all(page, notebook)
     assert page.evaluate(JS_ERROR_OUTPUTS) == []
     expect(page.locator(".llmlabel-root")).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -82,5 +89,10 @@ def test_views_have_no_serious_accessibility_violations(
     problems = "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
     theme = "dark" if dark else "light"
     page.locator(".llmlabel-root").screenshot(path=str(IMAGES / f"labeler-{theme}.png"))
-    page.locator(_output(2)).screenshot(path=str(IMAGES / f"dashboard-{theme}.png"))
+    # the dashboard is taller than the window: a tall window shows it whole
+    page.set_viewport_size({"width": 1200, "height": 2600})
+    dashboard = page.locator(f"{_output(2)} .js-plotly-plot").first
+    dashboard.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # it reflows to the new width
+    dashboard.screenshot(path=str(IMAGES / f"dashboard-{theme}.png"))
     assert problems == "", problems
