@@ -26,11 +26,16 @@ JS_AXE = """async (sel) => {
   return { contrast, violations };
 }"""
 
-JS_SVG_CONTRAST = "\n".join(  # the function, without its header comment
-    line
-    for line in (Path(__file__).parent / "svg_contrast.js").read_text(encoding="utf-8").splitlines()
-    if not line.startswith("//")
-)
+
+def _script(name: str) -> str:
+    """A function from a .js file next to this one, without its header comment."""
+    text = (Path(__file__).parent / name).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.startswith("//"))
+
+
+JS_SVG_CONTRAST = _script("svg_contrast.js")
+JS_HTML_CONTRAST = _script("html_contrast.js")
+LARGE_TEXT_CONTRAST = 3.0  # WCAG 2 AA for large text
 
 
 def _load_axe(page: Any) -> None:
@@ -41,9 +46,10 @@ def _load_axe(page: Any) -> None:
 
 
 def accessibility_problems(page: Any, selector: str, *, svg: bool = False) -> list[str]:
-    """Serious and critical axe-core violations inside ``selector``, and with ``svg=True`` SVG
-    text below 4.5:1 contrast; one readable line each. A view with no text checked is a
-    problem too (an empty or missing view must not pass)."""
+    """Serious and critical axe-core violations inside ``selector``, visible text below WCAG
+    AA contrast (4.5:1, large text 3:1), and with ``svg=True`` SVG text below 4.5:1; one
+    readable line each. A view with no text checked is a problem too (an empty or missing
+    view must not pass)."""
     _load_axe(page)
     found = page.evaluate(JS_AXE, selector)
     problems = [
@@ -52,7 +58,13 @@ def accessibility_problems(page: Any, selector: str, *, svg: bool = False) -> li
         if v["impact"] in BLOCKING
         for n in v["nodes"]
     ]
-    checked = found["contrast"]
+    texts = page.evaluate(JS_HTML_CONTRAST, selector)
+    checked = len(texts)
+    problems += [
+        f"text {t['text']!r}: contrast {t['ratio']:.2f} ({t['fill']} on {t['bg']})"
+        for t in texts
+        if t["ratio"] < (LARGE_TEXT_CONTRAST if t["large"] else SMALL_TEXT_CONTRAST)
+    ]
     if svg:
         texts = page.evaluate(JS_SVG_CONTRAST, selector)
         checked += len(texts)

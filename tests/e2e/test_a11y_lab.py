@@ -60,7 +60,8 @@ def notebook(lab: Lab) -> str:
 
 
 def _output(cell: int) -> str:
-    return f".jp-Notebook .jp-Cell:nth-child({cell + 1}) .jp-OutputArea"
+    """The view in cell ``cell`` (its output, without JupyterLab's ``[n]:`` prompt)."""
+    return f".jp-Notebook .jp-Cell:nth-child({cell + 1}) .jp-OutputArea-output"
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
@@ -81,16 +82,16 @@ def _check_and_shoot(page: Page, notebook: str, dark: bool) -> None:
     expect(page.locator(".llmlabel-root")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator(".llmlabel-prompt-lab")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator(f"{_output(2)} .js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
-    page.wait_for_timeout(1000)  # let the dashboard's first redraw land
-    found = {
-        name: accessibility_problems(page, _output(cell), svg=name == "Dashboard")
-        for name, cell in VIEWS.items()
-    }
+    # axe checks the contrast of text on screen only: a tall window, each view scrolled to
+    page.set_viewport_size({"width": 1200, "height": 2600})
+    page.wait_for_timeout(1500)  # let the dashboard redraw for the new width
+    found = {}
+    for name, cell in VIEWS.items():
+        page.locator(_output(cell)).scroll_into_view_if_needed()
+        found[name] = accessibility_problems(page, _output(cell), svg=name == "Dashboard")
     problems = "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
     theme = "dark" if dark else "light"
     page.locator(".llmlabel-root").screenshot(path=str(IMAGES / f"labeler-{theme}.png"))
-    # the dashboard is taller than the window: a tall window shows it whole
-    page.set_viewport_size({"width": 1200, "height": 2600})
     dashboard = page.locator(f"{_output(2)} .js-plotly-plot").first
     dashboard.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # it reflows to the new width

@@ -146,7 +146,7 @@ JS_BUTTON_LOOK = """(root) => {
                          && b.classList.contains("jp-mod-styled")),
     inline: root.querySelectorAll("[style]").length,
     runBg: getComputedStyle(run).backgroundColor,
-    brand: probe("--jp-brand-color1"),
+    brand: probe("--jp-brand-color0"),
     renderFg: getComputedStyle(render).color,
     fg1: probe("--jp-ui-font-color1"),
   };
