@@ -13,6 +13,7 @@ from lab_harness import (
     UI_TIMEOUT_MS,
     Lab,
     goto_notebook,
+    kernel_eval,
     run_all,
     running_lab,
     write_notebook,
@@ -168,5 +169,88 @@ def test_history_search_and_queue_in_notebook_7(notebook7: Lab, page: Page):
     assert all(
         c["audit"] is False and "propensity" not in c for *_, c in log[3:] if c.get("chosen")
     )
+    assert page.evaluate(JS_NOTEBOOK_STATE) == before
+    notebook7.close_sessions(name)
+
+
+FILTER_CELLS = [
+    """\
+from llmlabel_widget import LabelTask, Labeler, Selector, Session, datasets
+
+src = datasets.load("gwsd_climate_stance_gpt4o").head(60)
+task = LabelTask(labels=["agree", "neutral_or_disagree"])
+session = Session.open("nb7-filters.labels.db", data=src[["id", "text"]], task=task,
+                       selector=Selector(strategy="in_order", explore=0.0))
+session.add_proposals({"item_id": r.id, "labels": [r.llm_label], "valid": True,
+                       "confidence": r.llm_confidence, "source": "recorded"}
+                      for r in src.itertuples())
+WANT = [r.id for r in src.itertuples() if r.llm_label == "neutral_or_disagree"
+        and r.llm_confidence >= 0.8 and "warming" in r.text.lower()]
+labeler = Labeler(session, annotator="nb7")
+labeler""",
+]
+
+
+def test_queue_filters_in_notebook_7(notebook7: Lab, page: Page):
+    """All four filter kinds as chips in Notebook 7: the queue obeys them, the pick is recorded
+    as filtered, a bad range is refused in words, and removing the chips restores the queue."""
+    name = "nb7-filters.ipynb"
+    write_notebook(notebook7.root / name, FILTER_CELLS)
+    goto_notebook(page, notebook7, name, app="notebook")
+    run_all(page, name)
+    root = page.locator(".llmlabel-root")
+    expect(root).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assert page.evaluate(JS_ERROR_OUTPUTS) == []
+    want = json.loads(kernel_eval(notebook7, name, "__import__('json').dumps(WANT)").strip("'"))
+    first_unfiltered = root.get_attribute("data-item-id")
+    assert len(want) >= 3
+    assert first_unfiltered != want[0]
+    before = page.evaluate(JS_NOTEBOOK_STATE)
+
+    root.focus()
+    page.keyboard.press("l")
+    form = root.locator(".llmlabel-qf")
+    expect(form).to_be_visible()
+    form.locator(".llmlabel-qf-low").fill("0.9")
+    form.locator(".llmlabel-qf-high").fill("0.5")
+    form.locator(".llmlabel-qf-apply").click()
+    expect(form.locator(".llmlabel-qf-problem")).to_contain_text("0 ≤ from ≤ to ≤ 1")
+    form.locator(".llmlabel-qf-label").select_option("neutral_or_disagree")
+    form.locator(".llmlabel-qf-low").fill("0.8")
+    form.locator(".llmlabel-qf-high").fill("1")
+    form.locator(".llmlabel-qf-state").select_option("undecided")
+    form.locator(".llmlabel-qf-text").fill("WARMING")
+    form.locator(".llmlabel-qf-apply").click()
+    chips = root.locator(".llmlabel-qf-chip")
+    expect(chips).to_have_count(4)
+    expect(root).to_have_attribute("data-item-id", want[0])
+    preview = root.locator(".llmlabel-queue-item")
+    expect(preview.first).to_have_attribute("data-item-id", want[1])
+
+    root.focus()
+    rev = root.get_attribute("data-revision")
+    page.keyboard.press("1")  # "agree" on the filtered pick
+    expect(root).not_to_have_attribute("data-revision", rev)
+    expect(root).to_have_attribute("data-item-id", want[1])
+    db = notebook7.root / "nb7-filters.labels.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        item_id, raw = conn.execute(
+            "SELECT item_id, context FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    ctx = json.loads(raw)
+    assert item_id == want[0]
+    assert ctx["filtered"] == {
+        "labels": ["neutral_or_disagree"],
+        "confidence": [0.8, 1.0],
+        "states": ["undecided"],
+        "text": "WARMING",
+    }
+    assert ctx["audit"] is False
+
+    for _ in range(4):
+        root.locator(".llmlabel-qf-remove").first.click()
+    expect(chips).to_have_count(0)
+    expect(root.locator(".llmlabel-qf-chips")).to_be_hidden()
+    expect(root).to_have_attribute("data-item-id", first_unfiltered)
     assert page.evaluate(JS_NOTEBOOK_STATE) == before
     notebook7.close_sessions(name)
