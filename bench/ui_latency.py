@@ -2,9 +2,10 @@
 
 Starts JupyterLab and headless Chromium through the e2e harness (``tests/e2e/lab_harness.py``),
 builds a session of 100,000 items with a recorded proposal each, shows the Labeler, then
-makes 200 decisions by keyboard (every fifth a correction, the rest accepts). For each
-decision the page records the time from the keydown to the first paint after the next item is
-in the DOM (``requestAnimationFrame`` + a task, so the frame has been produced). The time
+makes 200 decisions by keyboard (every fifth a correction, the rest accepts), then steps 50
+items back through the history (``b``) and 50 forward again (``f``). For each decision and
+step the page records the time from the keydown to the first paint after the next item is in
+the DOM (``requestAnimationFrame`` + a task, so the frame has been produced). The time
 spent inside the widget's Python message handler is read back from the kernel. Between an
 item's paint and the next key it waits ``--pace`` seconds (default 0.5, a fast reader), so the
 selector's background refits (about 1.5 s each on this pool) are running during most key
@@ -45,6 +46,7 @@ from lab_harness import (  # found through the sys.path entry above
 
 TARGET_P95_MS = 50.0
 WARMUP = 10
+STEPS = 50  # back steps, then as many forward steps, after the decisions
 
 SETUP_CELL = """\
 import pandas as pd
@@ -104,6 +106,27 @@ def decide(page, n: int, offset: int = 0, pace: float = 0.0) -> None:
         time.sleep(pace)  # reading time: the selector's refits run meanwhile, as with a person
 
 
+def time_steps(page, key: str, n: int, pace: float) -> list[float]:
+    """Key -> item painted for ``n`` presses of ``key`` (``b`` back, ``f`` forward)."""
+    page.evaluate("() => { window.__lat = []; }")
+    for _ in range(n):
+        rev = page.evaluate(JS_REVISION)
+        page.keyboard.press(key)
+        page.wait_for_function(f"() => ({JS_REVISION})() > {rev}", polling="raf")
+        time.sleep(pace)
+    page.wait_for_function(f"() => window.__lat.length >= {n}")
+    return page.evaluate("() => window.__lat")
+
+
+def print_steps(steps: dict[str, list[float]]) -> None:
+    for key, words in (("b", "back"), ("f", "forward")):
+        lat = steps[key]
+        print(
+            f"{words} step ({key}) -> past item painted: p50 {percentile(lat, 0.5):.1f} ms, "
+            f"p95 {percentile(lat, 0.95):.1f} ms, max {max(lat):.1f} ms ({len(lat)} steps)"
+        )
+
+
 def measure(
     pool: int,
     decisions: int,
@@ -147,6 +170,8 @@ def measure(
             refits = int(kernel_eval(lab, name, "session.selector.status.refits")) - refits0
             where = kernel_eval(lab, name, "session.selector.worker").strip("'")
             done = int(kernel_eval(lab, name, "labeler.progress['done']"))
+            n_steps = min(STEPS, decisions)
+            steps = {key: time_steps(page, key, n_steps, pace) for key in ("b", "f")}
 
     n = len(latencies)
     p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
@@ -171,6 +196,7 @@ def measure(
         f"(p50 {percentile(py_calls, 0.5):.2f}, p95 {percentile(py_calls, 0.95):.2f} ms) "
         f"({calls1 - calls0} intents), {share:.0%} of the key-to-paint time"
     )
+    print_steps(steps)
     print(f"selector refits while timing: {refits} (background, in a {where})")
     print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'MISSED'}")
     print(f"(decided in the store: {done}; wall time {time.monotonic() - t_start:.0f} s)")
