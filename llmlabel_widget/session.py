@@ -21,6 +21,7 @@ import pandas as pd
 from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
+from .batches import BatchJobs
 from .ingest import (
     AddPlan,
     AddReport,
@@ -58,7 +59,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation):
+class Session(PromptTrials, Navigation, BatchJobs):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -294,14 +295,24 @@ class Session(PromptTrials, Navigation):
         sample: int | None = None,
         seed: int = 0,
         progress: bool = True,
-    ) -> RunReport:
+        batch: bool = False,
+        **batch_options: Any,
+    ) -> Any:
         """Ask the annotator for proposals on the pool (or ``ids``, or a random ``sample``).
 
         Only items without a proposal of the current prompt version are sent; each proposal
         is stored as it arrives, so an interrupted run loses only requests in flight and
         re-running sends only what is missing. In a notebook, ``await session.apropose()``
         does the same without blocking the kernel.
+
+        ``batch=True`` sends the same requests through the OpenAI Batch API instead and
+        returns a :class:`~llmlabel_widget.batches.BatchJob` (options ``batch_prices``,
+        ``max_requests``, ``max_bytes`` per file); see :meth:`batches`.
         """
+        if batch:
+            return self._propose_batch(ids, sample, seed, batch_options)
+        if batch_options:
+            raise TypeError(f"unknown arguments {sorted(batch_options)} (batch options?)")
         return runner.run_blocking(self.apropose(ids, sample=sample, seed=seed, progress=progress))
 
     async def apropose(

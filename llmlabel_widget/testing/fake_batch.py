@@ -12,8 +12,8 @@ Knobs (attributes of ``server.batch``):
 * ``expire``: ``{batch number: share done}``: the n-th batch created (0-based) expires after
   that share of its lines; the rest go to the error file as ``batch_expired``;
 * ``polls``: retrieves that still say ``in_progress`` after the work is done (slow batches);
-* ``on_create``: called with the batch number before a create is answered (tests kill a
-  client there);
+* ``on_create``, ``on_upload``: called with the batch (upload) number before a create (an
+  upload) is answered: tests kill a client there;
 * ``enabled``: False answers 404 to every Batch API path, as servers without it do.
 
 ``stats()`` counts every line submitted per ``custom_id`` and the tokens answered.
@@ -48,6 +48,7 @@ class FakeBatchAPI:
         self.expire: dict[int, float] = {}
         self.polls = 0
         self.on_create: Callable[[int], None] | None = None
+        self.on_upload: Callable[[int], None] | None = None
         self.enabled = True
         self._lock = threading.Lock()
         self._files: dict[str, dict[str, Any]] = {}
@@ -139,8 +140,11 @@ class FakeBatchAPI:
         with self._lock:
             self._files[file_id] = meta
             self._content[file_id] = data
+            number = self._counts["uploads"]
             if purpose == "batch":
                 self._counts["uploads"] += 1
+        if purpose == "batch" and self.on_upload is not None:
+            self.on_upload(number)
         return meta
 
     def _file(self, file_id: str) -> dict[str, Any]:
