@@ -217,7 +217,7 @@ class BatchRunner:
     async def send(self, job_id: str) -> None:
         """Upload and submit every part of the job not yet submitted (resuming half-done
         steps by looking them up on the server first)."""
-        annotator = self.annotator()
+        annotator = self._annotator_for(job_id)
         unsent = [
             p for p in self.store.batch_parts(job_id) if p["state"] not in ("submitted", "ingested")
         ]
@@ -227,6 +227,17 @@ class BatchRunner:
         await probe(client, annotator.base_url)  # a dead endpoint: a clear error, at once
         for p in unsent:
             await self._guard(annotator, self._send_part(client, job_id, p))
+
+    def _annotator_for(self, job_id: str) -> Any:
+        """The session's annotator, if it reaches the server the job was sent to."""
+        annotator = self.annotator()
+        endpoint = self._job(job_id)["spec"]["endpoint"]
+        if getattr(annotator, "base_url", None) != endpoint:
+            raise ValueError(
+                f"batch job {job_id} was sent to {endpoint}; open the session with an "
+                f"OpenAIAnnotator for that server (this one is {annotator!r})"
+            )
+        return annotator
 
     async def _guard(self, annotator: Any, step: Any) -> Any:
         """Run one API step, turning what went wrong into an error that says what to do."""
@@ -284,7 +295,7 @@ class BatchRunner:
         parts = [p for p in self.store.batch_parts(job_id) if p["state"] == "submitted"]
         if not parts:
             return
-        annotator = self.annotator()
+        annotator = self._annotator_for(job_id)
         client = annotator._clients.get()
         for p in parts:
             await self._guard(annotator, self._poll_part(client, job_id, p))
@@ -402,7 +413,7 @@ class BatchRunner:
     # -- cancelling ------------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> None:
         """Cancel the job's submitted parts on the server and its unsent parts here."""
-        annotator = self.annotator()
+        annotator = self._annotator_for(job_id)
         client = annotator._clients.get()
         for p in self.store.batch_parts(job_id):
             if p["state"] in UNCERTAIN:  # finish the step first, so nothing is left behind

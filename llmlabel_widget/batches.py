@@ -246,7 +246,8 @@ class BatchJobs:
 
     def batches(self, *, refresh: bool = True) -> list[BatchJob]:
         """Every batch job of this store, oldest first; jobs not ended are first sent on (if
-        a restart interrupted them) and polled, and their ended files' results stored.
+        a restart interrupted them) and polled, and their ended files' results stored
+        (``refresh=False``, or a session without an annotator, only lists them).
 
         Examples
         --------
@@ -254,7 +255,7 @@ class BatchJobs:
         [BatchJob('3f2a...', status='ended', files=1, requests=1302, done=1290, ...)]
         """
         jobs = [BatchJob(self, j["job_id"]) for j in self.store.batch_jobs()]
-        if refresh:
+        if refresh and getattr(self, "annotator", None) is not None:
             for job in jobs:
                 if job.status != "ended":
                     job.refresh()

@@ -317,3 +317,27 @@ def test_a_restart_mid_upload_does_not_upload_twice(db, gwsd, gwsd_task, gold):
         stats = server.batch.stats()
     assert (stats["uploads"], stats["batches"], stats["lines"], stats["twice"]) == (2, 2, 100, [])
     assert per_item(db) == dict.fromkeys(data["id"], 1)
+
+
+def test_secrets_never_reach_the_batch_tables_and_jobs_stay_with_their_server(
+    db, items, gwsd_task, gold
+):
+    with FakeOpenAIServer(gold, basic_auth=("alice", "pw-s3cret")) as server:
+        url = server.base_url.replace("http://", "http://alice:pw-s3cret@")
+        ann = OpenAIAnnotator("fake-llm", base_url=url, api_key="sk-very-secret")
+        s = Session.open(db, data=items, task=gwsd_task, annotator=ann)
+        job = s.propose(batch=True).wait(poll=0.02, progress=False)
+        assert job.report()["done"] == 60
+        assert "s3cret" not in repr(job) + job._repr_html_()
+        s.close()
+        with FakeOpenAIServer(gold) as other:
+            elsewhere = OpenAIAnnotator("fake-llm", base_url=other.base_url, api_key="k")
+            s = Session.open(db, annotator=elsewhere)
+            with pytest.raises(ValueError, match="was sent to http://127"):
+                s.batches()[0].refresh()
+            assert len(Session.open(db).batches()) == 1  # no annotator: listed, not polled
+    data = b""
+    for path in db.parent.glob(db.name + "*"):
+        data += path.read_bytes()
+    assert b"s3cret" not in data
+    assert b"sk-very-secret" not in data
