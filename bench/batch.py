@@ -6,7 +6,8 @@ The loopback server (FakeOpenAIServer with its Batch API) runs in its own proces
 figures are the client's: wall time to build and upload every file (``propose(batch=True)``,
 which records the job, writes the request lines into the store and uploads them), wall time
 to ingest every result (``job.refresh()`` once the server has answered: download, parse,
-validate, store proposals and cache), and this process's peak resident memory.
+validate, store proposals and cache), each with this process's CPU time (wall time on a
+shared machine depends on its load, printed at the end), and the peak resident memory.
 Targets (issue 16): build and upload < 60 s, ingest < 60 s, peak < 2 GB.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -76,28 +78,30 @@ def run(data: pd.DataFrame, task: LabelTask, base_url: str, db: Path) -> None:
     session = Session.open(db, data=data[["id", "text"]], task=task, annotator=ann)
     print(f"{len(data):,} items, after opening the store: peak {peak_mb():,.0f} MB")
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     job = session.propose(batch=True)
-    built = time.perf_counter() - start
+    built, built_cpu = time.perf_counter() - start, time.process_time() - cpu
     r = job.report()
     print(
-        f"build + upload: {built:.1f} s for {r['requests']:,} requests in {r['files']} files "
-        f"(target < 60 s); peak {peak_mb():,.0f} MB"
+        f"build + upload: {built:.1f} s ({built_cpu:.1f} s CPU) for {r['requests']:,} requests "
+        f"in {r['files']} files (target < 60 s); peak {peak_mb():,.0f} MB"
     )
 
     while any(s != "completed" for s in _server_status(job)):  # the server's work, not timed
         time.sleep(1.0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     job.refresh()
-    ingested = time.perf_counter() - start
+    ingested, ingested_cpu = time.perf_counter() - start, time.process_time() - cpu
     r = job.report()
     print(
-        f"ingest: {ingested:.1f} s for {r['done']:,} answers, {r['failed']:,} failed "
+        f"ingest: {ingested:.1f} s ({ingested_cpu:.1f} s CPU) for {r['done']:,} answers, "
+        f"{r['failed']:,} failed "
         f"(target < 60 s); status {r['status']}"
     )
     print(f"proposals stored: {len(session.annotations.dropna(subset=['llm_label'])):,}")
     print(f"billed at batch prices: ${r['cost']:.4f} ({r['prices']['source']})")
     print(f"peak memory of this process: {peak_mb():,.0f} MB (target < 2,048 MB)")
+    print(f"load average while it ran: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
     session.close()
 
 
