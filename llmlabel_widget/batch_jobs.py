@@ -135,6 +135,7 @@ class BatchRunner:
             raise TypeError(
                 f"batch=True needs an OpenAIAnnotator (the session has {type(annotator).__name__})"
             )
+        annotator._check_limits()  # the budgets may have changed since construction
         job_id = uuid.uuid4().hex[:12]
         price, note = fmt.batch_prices(annotator, prices)
         task = annotator.task(self.task)
