@@ -298,6 +298,7 @@ class BatchRunner:
             return
         annotator = self._annotator_for(job_id)
         client = annotator._clients.get()
+        await probe(client, annotator.base_url)  # not the client's retries, at a dead server
         for p in parts:
             await self._guard(annotator, self._poll_part(client, job_id, p))
 

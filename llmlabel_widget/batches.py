@@ -7,6 +7,7 @@ work is :class:`~llmlabel_widget.batch_jobs.BatchRunner`'s.
 from __future__ import annotations
 
 import html
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,6 +19,8 @@ from . import runner
 from .annotators import batch as fmt
 from .annotators.base import RunReport
 from .batch_jobs import TERMINAL, BatchRunner
+
+log = logging.getLogger(__name__)
 
 
 class BatchJob:
@@ -244,6 +247,11 @@ class BatchJobs:
         )
         return BatchJob(self, job_id).refresh()
 
+    def _resume_batches(self) -> None:
+        """On open, with an OpenAI annotator: send on and ingest the jobs not ended."""
+        if hasattr(getattr(self, "annotator", None), "body"):
+            _resume([BatchJob(self, j["job_id"]) for j in self.store.batch_jobs()])
+
     def batches(self, *, refresh: bool = True) -> list[BatchJob]:
         """Every batch job of this store, oldest first; jobs not ended are first sent on (if
         a restart interrupted them) and polled, and their ended files' results stored
@@ -260,6 +268,17 @@ class BatchJobs:
                 if job.status != "ended":
                     job.refresh()
         return jobs
+
+
+def _resume(jobs: list[BatchJob]) -> None:
+    """Refresh the jobs not ended; a failure is logged, never raised (opening must work)."""
+    for job in jobs:
+        if job.status == "ended":
+            continue
+        try:
+            job.refresh()
+        except Exception as exc:  # offline, another server: the job waits for later
+            log.warning("batch job %s not refreshed on open: %s", job.job_id, exc)
 
 
 def _status(parts: list[dict[str, Any]]) -> str:

@@ -133,9 +133,11 @@ class Session(PromptTrials, Navigation, BatchJobs):
             active-learning strategy); it starts ranking on the first :meth:`queue`.
         user : default name recorded with decisions (defaults to the login name).
         """
-        return open_session(
+        session = open_session(
             cls, Path(path), data, text, id, task, annotator, user, selector, on_changed
         )
+        session._resume_batches()  # batch jobs a restart interrupted: sent on, ended ones stored
+        return session
 
     def add(
         self,

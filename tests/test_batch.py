@@ -341,3 +341,38 @@ def test_secrets_never_reach_the_batch_tables_and_jobs_stay_with_their_server(
         data += path.read_bytes()
     assert b"s3cret" not in data
     assert b"sk-very-secret" not in data
+
+
+def test_ended_jobs_are_ingested_on_open_and_a_dead_server_does_not_block_it(
+    db, items, gwsd_task, gold, caplog
+):
+    with FakeOpenAIServer(gold) as server:
+        server.batch.polls = 1  # the first retrieve says in_progress
+        s = make(db, items, gwsd_task, server.base_url)
+        job = s.propose(batch=True)
+        assert job.status == "running"
+        s.close()
+        assert per_item(db) == {}
+        time.sleep(0.2)  # the server ends the batch meanwhile
+        ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="k")
+        s = Session.open(db, annotator=ann)  # ingested on open
+        assert per_item(db) == dict.fromkeys(items["id"], 1)
+        assert s.batches(refresh=False)[0].status == "ended"
+        s.close()
+    # a submitted job whose server is gone: opening still works, and says why it waited
+    s = make(db.with_name("b.labels.db"), items, gwsd_task, "http://127.0.0.1:9/v1")
+    s.close()
+    with FakeOpenAIServer(gold) as server:
+        server.batch.polls = 100
+        ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, api_key="k")
+        s = Session.open(db.with_name("b.labels.db"), annotator=ann)
+        s.propose(batch=True)
+        s.close()
+        port = server.port
+    down = OpenAIAnnotator("fake-llm", base_url=f"http://127.0.0.1:{port}/v1", api_key="k")
+    start = time.monotonic()
+    s = Session.open(db.with_name("b.labels.db"), annotator=down)
+    assert time.monotonic() - start < 30  # no hang (a generous bound, not a benchmark)
+    assert "not refreshed on open" in caplog.text
+    assert "cannot reach the model server" in caplog.text
+    assert s.batches(refresh=False)[0].status == "running"

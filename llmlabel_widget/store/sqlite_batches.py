@@ -135,8 +135,15 @@ class SQLiteBatches:
 
     def batch_jobs(self) -> list[dict[str, Any]]:
         """Every batch job, oldest first: ``job_id, prompt_version, model, spec, created_at``."""
-        conn = self._batch_conn()
+        conn = self._conn
         with self._lock:
+            if (
+                not self._batch_ready
+                and not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'batch_jobs'"
+                ).fetchone()
+            ):
+                return []  # a store that never had a batch job: read, don't create
             rows = conn.execute("SELECT * FROM batch_jobs ORDER BY created_at, job_id").fetchall()
         return [
             {
