@@ -10,6 +10,7 @@ import html
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 from . import runner
 from .annotators import batch as fmt
-from .annotators.base import RunReport
+from .annotators.base import Estimate, RunReport
 from .batch_jobs import TERMINAL, BatchRunner
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,13 @@ class BatchJobs:
             max_bytes=int(options.get("max_bytes", fmt.MAX_BYTES)),
         )
         return BatchJob(self, job_id).refresh()
+
+    def _at_batch_prices(
+        self, estimate: Estimate, prices: Mapping[str, tuple[float, float]] | None
+    ) -> Estimate:
+        """``estimate`` with its cost at batch prices."""
+        price, _ = fmt.batch_prices(self._annotator(), prices)
+        return replace(estimate, cost=price(estimate.prompt_tokens, estimate.completion_tokens))
 
     def _resume_batches(self) -> None:
         """On open, with an OpenAI annotator: send on and ingest the jobs not ended."""

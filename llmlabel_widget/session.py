@@ -278,9 +278,16 @@ class Session(PromptTrials, Navigation, BatchJobs):
         return self._proposer.pending(self._annotator(), keys, sample, seed)
 
     def estimate(
-        self, ids: Iterable[ItemId] | None = None, *, sample: int | None = None, seed: int = 0
+        self,
+        ids: Iterable[ItemId] | None = None,
+        *,
+        sample: int | None = None,
+        seed: int = 0,
+        batch: bool = False,
+        batch_prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> Estimate:
-        """Requests, tokens and cost that :meth:`propose` would need, before spending anything.
+        """Requests, tokens and cost that :meth:`propose` would need, before spending anything
+        (``batch=True``: the cost at batch prices).
 
         Examples
         --------
@@ -288,7 +295,8 @@ class Session(PromptTrials, Navigation, BatchJobs):
         Estimate(items=1302, requests=1302, cached=0, prompt_tokens=..., cost=0.05, ...)
         """
         wanted, _ = self._to_propose(ids, sample, seed)
-        return self._proposer.estimate(self._annotator(), wanted)
+        estimate = self._proposer.estimate(self._annotator(), wanted)
+        return self._at_batch_prices(estimate, batch_prices) if batch else estimate
 
     def propose(
         self,
