@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import openai
 import pandas as pd
 import pytest
 
@@ -81,8 +82,9 @@ def test_files_split_under_the_limits_and_are_kept_in_the_store(db, items, gwsd_
         # by bytes: no uploaded file over max_bytes
         s2 = make(db.with_name("b.labels.db"), items, gwsd_task, server.base_url)
         job2 = s2.propose(batch=True, max_bytes=12_000)
-        uploads = server.batch._files.values()
-        inputs = [f["bytes"] for f in uploads if f["purpose"] == "batch"][3:]
+        client = openai.OpenAI(base_url=server.base_url, api_key="k")
+        uploads = sorted(client.files.list(purpose="batch"), key=lambda f: f.created_at)
+        inputs = [f.bytes for f in uploads if f.filename.startswith(f"llmlabel-{job2.job_id}")]
         assert len(inputs) == job2.report()["files"] > 3
         assert max(inputs) <= 12_000
         s3 = make(db.with_name("c.labels.db"), items, gwsd_task, server.base_url)
