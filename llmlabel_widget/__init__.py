@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .annotators import OpenAIAnnotator, Proposal, RecordedAnnotator, RunReport
+    from .batches import BatchJob
     from .dashboard import Dashboard
     from .prompt_lab import PromptTrial
     from .prompt_panel import PromptLab
@@ -29,6 +30,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 # and openai; the widget modules also need the built JS bundle, which headless use never does.
 _EXPORTS = {
     "AddReport": "session",
+    "BatchJob": "batches",
     "Dashboard": "dashboard",
     "Decision": "session",
     "LabelTask": "task",
@@ -49,6 +51,7 @@ _EXPORTS = {
 
 __all__ = [
     "AddReport",
+    "BatchJob",
     "Dashboard",
     "Decision",
     "LabelTask",

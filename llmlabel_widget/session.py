@@ -21,6 +21,7 @@ import pandas as pd
 from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
+from .batches import BatchJobs
 from .ingest import (
     AddPlan,
     AddReport,
@@ -58,7 +59,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation):
+class Session(PromptTrials, Navigation, BatchJobs):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -132,9 +133,11 @@ class Session(PromptTrials, Navigation):
             active-learning strategy); it starts ranking on the first :meth:`queue`.
         user : default name recorded with decisions (defaults to the login name).
         """
-        return open_session(
+        session = open_session(
             cls, Path(path), data, text, id, task, annotator, user, selector, on_changed
         )
+        session._resume_batches()  # batch jobs a restart interrupted: sent on, ended ones stored
+        return session
 
     def add(
         self,
@@ -275,9 +278,16 @@ class Session(PromptTrials, Navigation):
         return self._proposer.pending(self._annotator(), keys, sample, seed)
 
     def estimate(
-        self, ids: Iterable[ItemId] | None = None, *, sample: int | None = None, seed: int = 0
+        self,
+        ids: Iterable[ItemId] | None = None,
+        *,
+        sample: int | None = None,
+        seed: int = 0,
+        batch: bool = False,
+        batch_prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> Estimate:
-        """Requests, tokens and cost that :meth:`propose` would need, before spending anything.
+        """Requests, tokens and cost that :meth:`propose` would need, before spending anything
+        (``batch=True``: the cost at batch prices).
 
         Examples
         --------
@@ -285,7 +295,8 @@ class Session(PromptTrials, Navigation):
         Estimate(items=1302, requests=1302, cached=0, prompt_tokens=..., cost=0.05, ...)
         """
         wanted, _ = self._to_propose(ids, sample, seed)
-        return self._proposer.estimate(self._annotator(), wanted)
+        estimate = self._proposer.estimate(self._annotator(), wanted)
+        return self._at_batch_prices(estimate, batch_prices) if batch else estimate
 
     def propose(
         self,
@@ -294,14 +305,24 @@ class Session(PromptTrials, Navigation):
         sample: int | None = None,
         seed: int = 0,
         progress: bool = True,
-    ) -> RunReport:
+        batch: bool = False,
+        **batch_options: Any,
+    ) -> Any:
         """Ask the annotator for proposals on the pool (or ``ids``, or a random ``sample``).
 
         Only items without a proposal of the current prompt version are sent; each proposal
         is stored as it arrives, so an interrupted run loses only requests in flight and
         re-running sends only what is missing. In a notebook, ``await session.apropose()``
         does the same without blocking the kernel.
+
+        ``batch=True`` sends the same requests through the OpenAI Batch API instead and
+        returns a :class:`~llmlabel_widget.batches.BatchJob` (options ``batch_prices``,
+        ``max_requests``, ``max_bytes`` per file); see :meth:`batches`.
         """
+        if batch:
+            return self._propose_batch(ids, sample, seed, batch_options)
+        if batch_options:
+            raise TypeError(f"unknown arguments {sorted(batch_options)} (batch options?)")
         return runner.run_blocking(self.apropose(ids, sample=sample, seed=seed, progress=progress))
 
     async def apropose(

@@ -152,3 +152,48 @@ class StoreBackend(Protocol):
 
     def search_items(self, query: str, n: int) -> pd.DataFrame:
         """Items whose id is ``query``, then whose text contains it: ``item_id, text, match``."""
+
+    # -- batch jobs (the OpenAI Batch API) -----------------------------------------------
+    def add_batch_job(
+        self,
+        job_id: str,
+        spec: Mapping[str, Any],
+        parts: Mapping[int, Sequence[tuple[str, str, str, Sequence[str], str]]],
+    ) -> None:
+        """Record a job before anything is uploaded: its spec and, per part, its requests
+        ``(custom_id, item_id, cache_key, demos, line)``, all or none."""
+
+    def update_batch_part(self, job_id: str, part: int, **fields: Any) -> None:
+        """Set some of a part's ``state, file_id, batch_id, status, output_file_id,
+        error_file_id, info``."""
+
+    def batch_jobs(self) -> list[dict[str, Any]]:
+        """Every batch job, oldest first: ``job_id, prompt_version, model, spec, created_at``."""
+
+    def batch_parts(self, job_id: str) -> list[dict[str, Any]]:
+        """A job's parts, each with ``requests``: its request counts per state."""
+
+    def batch_requests(
+        self, job_id: str, part: int | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A job's (or part's) requests, in the order they were written."""
+
+    def batch_lines(self, job_id: str, part: int, state: str = "pending") -> list[str]:
+        """The input-file lines of a part's requests in ``state``, in the order written."""
+
+    def batch_items(self, states: Sequence[str] = ("pending",)) -> set[str]:
+        """Items with a batch request in one of ``states``."""
+
+    def ingest_batch_results(
+        self,
+        done: Mapping[str, Mapping[str, Any] | None],
+        cache: Mapping[str, str],
+        failed: Mapping[str, str],
+    ) -> int:
+        """Store the results of batch requests still pending, once, in one transaction:
+        each done request's proposal (or None) with the ``cache`` responses (key -> JSON
+        text), each failed request's reason; requests no longer pending are skipped. The
+        proposals stored."""
+
+    def mark_batch_resubmitted(self, custom_ids: Iterable[str]) -> None:
+        """Failed requests sent again (a new job, or live): no longer counted as failed."""

@@ -36,7 +36,7 @@ from .request import BUDGET_MAX_TOKENS, _cache_key, degrade, post_chat
 from .request import CACHE_FORMAT as CACHE_FORMAT  # re-exported: older imports name this module
 from .request import OPTIONAL_PARAMS as OPTIONAL_PARAMS
 from .request import _schema as _schema
-from .response import note_ignored, read_answers, tokens
+from .response import make_proposal
 
 
 class _HasTask(Protocol):
@@ -487,40 +487,29 @@ class OpenAIAnnotator:
         messages, demo_ids = self._messages(task, picker, item_id, text)
         params, key, response, reserved = await self._fetch(task, cache, messages, run)
         cached = reserved is None
-        choices = response.get("choices") or []
-        note_ignored(self.degraded, params, choices, cached=cached)
-        result = read_answers(task, params, choices)
-        p_tok, c_tok = tokens(response, cached=cached)
-        cost = self.cost(p_tok, c_tok)
+        proposal = make_proposal(
+            task,
+            params,
+            response,
+            item_id=item_id,
+            model=self.model,
+            version=version,
+            demos=demo_ids,
+            run_id=report.run_id,
+            cached=cached,
+            price=self.cost,
+            degraded=self.degraded,
+        )
         if reserved is None:
             report.cached += 1
         else:
+            p_tok, c_tok = proposal.prompt_tokens or 0, proposal.completion_tokens or 0
             report.requests += 1
             report.prompt_tokens += p_tok
             report.completion_tokens += c_tok
-            report.cost += cost or 0.0
+            report.cost += proposal.cost or 0.0
             # without usage figures the request counts at the most it could have cost
-            run.budget.release(reserved, cost=cost if response.get("usage") else None)
-        proposal = Proposal(
-            item_id=item_id,
-            labels=result.labels,
-            valid=result.valid,
-            source="openai",
-            rationale=result.rationale,
-            confidence=result.confidence,
-            confidence_method=result.confidence_method,
-            match=result.match,
-            model=str(response.get("model") or self.model),
-            prompt_version=version,
-            raw=result.raw,
-            problem=result.problem,
-            demos=demo_ids,
-            run_id=report.run_id,
-            prompt_tokens=p_tok,
-            completion_tokens=c_tok,
-            cost=cost,
-            cached=cached,
-        )
+            run.budget.release(reserved, cost=proposal.cost if response.get("usage") else None)
         if not cached:  # the caller stores it with the proposal made from it
             cache.put(key, response)
         return proposal
@@ -570,5 +559,8 @@ class OpenAIAnnotator:
     async def _create(
         self, messages: list[dict[str, str]], params: dict[str, Any]
     ) -> dict[str, Any]:
-        body = {"model": self.model, "messages": messages, **params}
-        return await post_chat(self._clients.get(), self._async, body)
+        return await post_chat(self._clients.get(), self._async, self.body(messages, params))
+
+    def body(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> dict[str, Any]:
+        """The chat-completion request body, sent live or written into a batch file."""
+        return {"model": self.model, "messages": messages, **params}

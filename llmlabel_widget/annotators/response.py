@@ -6,10 +6,11 @@ request or stores anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..task import LabelTask
+from .base import Proposal
 from .parse import Combined, combine, parse_choice
 
 
@@ -44,3 +45,45 @@ def tokens(response: Mapping[str, Any], *, cached: bool) -> tuple[int, int]:
     p_tok = 0 if cached else int(usage.get("prompt_tokens") or 0)
     c_tok = 0 if cached else int(usage.get("completion_tokens") or 0)
     return p_tok, c_tok
+
+
+def make_proposal(
+    task: LabelTask,
+    params: Mapping[str, Any],
+    response: Mapping[str, Any],
+    *,
+    item_id: str,
+    model: str,
+    version: str,
+    demos: tuple[str, ...],
+    run_id: str | None,
+    cached: bool,
+    price: Callable[[int, int], float | None],
+    degraded: dict[str, str],
+) -> Proposal:
+    """The proposal a chat completion makes for one item: parsed, validated, with its
+    confidence, tokens and cost at ``price`` (live and batch answers alike)."""
+    choices = response.get("choices") or []
+    note_ignored(degraded, params, choices, cached=cached)
+    result = read_answers(task, params, choices)
+    p_tok, c_tok = tokens(response, cached=cached)
+    return Proposal(
+        item_id=item_id,
+        labels=result.labels,
+        valid=result.valid,
+        source="openai",
+        rationale=result.rationale,
+        confidence=result.confidence,
+        confidence_method=result.confidence_method,
+        match=result.match,
+        model=str(response.get("model") or model),
+        prompt_version=version,
+        raw=result.raw,
+        problem=result.problem,
+        demos=demos,
+        run_id=run_id,
+        prompt_tokens=p_tok,
+        completion_tokens=c_tok,
+        cost=price(p_tok, c_tok),
+        cached=cached,
+    )

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
+from .sqlite_batches import SQLiteBatches
 from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
 from .sqlite_schema import check_schema, create_schema
 
@@ -41,7 +42,7 @@ def _cause(exc: sqlite3.Error) -> str:
     return text
 
 
-class Store(SQLiteReadModels):
+class Store(SQLiteReadModels, SQLiteBatches):
     """One SQLite file holding a labeling session.
 
     Every write is one transaction, committed (and, with ``synchronous=FULL``, on disk)
@@ -224,6 +225,16 @@ class Store(SQLiteReadModels):
         whose answer is longer than that is not cached: one runaway answer cannot bloat
         the store.
         """
+        with self.transaction() as conn:
+            return self._insert_proposals(conn, proposals, cache)
+
+    @staticmethod
+    def _insert_proposals(
+        conn: sqlite3.Connection,
+        proposals: Iterable[Mapping[str, Any]],
+        cache: Mapping[str, Mapping[str, Any]] | None,
+    ) -> int:
+        """Insert proposals and their responses inside the caller's transaction."""
         now = time.time()
         rows = [
             (
@@ -250,18 +261,17 @@ class Store(SQLiteReadModels):
             )
             for p in proposals
         ]
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
-                [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)],
-            )
-            conn.executemany(
-                "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
-                "confidence_method, match, source, model, prompt_version, raw, problem, demos, "
-                "run_id, prompt_tokens, completion_tokens, cost, cached, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+        conn.executemany(
+            "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
+            [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)],
+        )
+        conn.executemany(
+            "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
+            "confidence_method, match, source, model, prompt_version, raw, problem, demos, "
+            "run_id, prompt_tokens, completion_tokens, cost, cached, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         return len(rows)
 
     def latest_proposal(self, item_id: str) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """HTTP plumbing of the fake OpenAI server: threaded server, request handler, error replies.
 
 The handler speaks HTTP/1.1 with keep-alive, checks the API key (or Basic credentials), routes
-``/v1/models`` and ``/v1/chat/completions``, and answers errors in OpenAI's JSON shape.
+``/v1/models``, ``/v1/chat/completions`` and the Batch API (:mod:`.fake_batch`), and
+answers errors in OpenAI's JSON shape.
 """
 
 from __future__ import annotations
@@ -103,8 +104,32 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0].rstrip("/")
 
+    def _batch_api(self, method: str, raw: bytes = b"") -> bool:
+        """Answer a Batch API request (files, batches); False if it is not one."""
+        path = self._path()
+        if not path.startswith(("/v1/files", "/v1/batches")):
+            return False
+        try:
+            self._check_auth()
+            query = self.path.split("?", 1)[1] if "?" in self.path else ""
+            result = self.server.fake.batch.handle(method, path, query, self.headers, raw)
+        except _HTTPError as err:
+            self._send_json(err.status, err.body, err.headers)
+            return True
+        if not isinstance(result, bytes):
+            self._send_json(200, result)
+            return True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(result)))
+        self.end_headers()
+        self.wfile.write(result)
+        return True
+
     def do_GET(self) -> None:
         fake = self.server.fake
+        if self._batch_api("GET"):
+            return
         try:
             if self._path() != "/v1/models":
                 raise _not_found(self.path)
@@ -123,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        if self._batch_api("POST", raw):
+            return
         if self._path() != "/v1/chat/completions":
             self._send_json(404, _not_found(self.path).body)
             return

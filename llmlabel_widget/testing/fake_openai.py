@@ -37,6 +37,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .fake_batch import FakeBatchAPI
 from .fake_chat import (
     _item_text,
     _logprobs,
@@ -117,6 +118,7 @@ class FakeOpenAIServer:
         self._attempts: dict[str, int] = {}
         self._in_flight = 0
         self._sockets: set[socket.socket] = set()
+        self.batch = FakeBatchAPI(self)  # the Batch API: files, batches, their knobs
         self.reset_stats()
 
     # ----------------------------------------------------------------- lifecycle
