@@ -39,7 +39,8 @@ from .queue_filter import QueueFilter
 from .reading import STATES
 from .recording import Decision, Recorder, reviewer_name
 from .selector import QueueItem, Selector
-from .store import Store
+from .storage import StoreBackend
+from .store import open_store, source_of
 from .task import LabelTask
 from .trials import PromptTrials
 
@@ -72,7 +73,7 @@ class Session(PromptTrials, Navigation):
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         task: LabelTask,
         *,
         annotator: Any = None,
@@ -123,7 +124,9 @@ class Session(PromptTrials, Navigation):
 
         Parameters
         ----------
-        path : the store file (created if missing).
+        path : the store file (created if missing), or a ``postgresql://…?project=NAME``
+            URL: a project on a PostgreSQL server, for a team (``pip install
+            'llmlabel-widget[postgres]'``; see the README's "Team labeling").
         data : items to label; every column besides ``text`` and ``id`` is kept as metadata.
         text, id : column names; ``id=None`` uses the DataFrame index.
         task : the label set; required for a new store, optional when resuming.
@@ -133,7 +136,7 @@ class Session(PromptTrials, Navigation):
         user : default name recorded with decisions (defaults to the login name).
         """
         return open_session(
-            cls, Path(path), data, text, id, task, annotator, user, selector, on_changed
+            cls, os.fspath(path), data, text, id, task, annotator, user, selector, on_changed
         )
 
     def add(
@@ -481,9 +484,9 @@ class Session(PromptTrials, Navigation):
         self.close()
 
     def __repr__(self) -> str:
-        p = self.progress()
+        p, where = self.progress(), str(getattr(self.store, "url", self.store.path))
         return (
-            f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
+            f"Session({where!r}, {p['total']} items, {p['decided']} decided, "
             f"labels={list(self.task.names)})"
         )
 
@@ -548,7 +551,7 @@ class Session(PromptTrials, Navigation):
         For computing off the kernel's thread (charts, estimates) while this one records
         decisions. The caller closes it.
         """
-        return Session(Store(self.store.path), self.task, user=self.user)
+        return Session(open_store(source_of(self.store)), self.task, user=self.user)
 
 
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed
