@@ -42,6 +42,7 @@ from .selector import QueueItem, Selector
 from .storage import StoreBackend
 from .store import open_store, source_of
 from .task import LabelTask
+from .team import Team
 from .trials import PromptTrials
 
 ItemId = str | int
@@ -59,7 +60,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation):
+class Session(PromptTrials, Navigation, Team):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -419,13 +420,17 @@ class Session(PromptTrials, Navigation):
         *,
         filters: QueueFilter | Mapping[str, Any] | None = None,
         wait: bool = True,
+        reviewer: str | None = None,
     ) -> list[QueueItem]:
         """The next ``n`` items to review, chosen by the selector, each with its reason.
 
         Cheap: reads the selector's last ranking. The first call starts the selector
         (``wait=False``: it ranks in the background, pool order meanwhile). ``filters`` (a
         :class:`QueueFilter` or a dict of its fields) keeps matching items. Pass
-        ``item.context()`` to :meth:`decide`."""
+        ``item.context()`` to :meth:`decide`. ``reviewer``: lease the items to this
+        reviewer, so no other gets them (team labeling: see :meth:`team`)."""
+        if reviewer is not None:
+            return self.queue_for(n, reviewer, lambda k: self.queue(k, filters=filters, wait=wait))
         self._start_ranking(wait)
         if not filters:
             return self._selector.queue(n)

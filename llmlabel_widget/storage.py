@@ -152,3 +152,26 @@ class StoreBackend(Protocol):
 
     def search_items(self, query: str, n: int) -> pd.DataFrame:
         """Items whose id is ``query``, then whose text contains it: ``item_id, text, match``."""
+
+    # -- team: leases (see llmlabel_widget.team) -------------------------------------------
+    def lease(
+        self,
+        reviewer: str,
+        candidates: Sequence[str],
+        copies: Mapping[str, int],
+        n: int,
+        seconds: float,
+    ) -> list[str]:
+        """Lease up to ``n`` items to the reviewer: their live leases, then free candidates."""
+
+    def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
+        """The reviewer decided the item: hold its slot for good."""
+
+    def reopen_lease(self, item_id: str, seconds: float) -> None:
+        """An undo: a held slot without a live decision is a live lease again."""
+
+    def second_copies(self, reviewer: str, n: int) -> list[str]:
+        """Overlap items another reviewer decided whose next slot is free."""
+
+    def leases(self) -> pd.DataFrame:
+        """Every lease row: ``item_id, slot, reviewer, expires, done``."""

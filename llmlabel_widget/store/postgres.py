@@ -22,6 +22,7 @@ import pandas as pd
 from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
+from .team_sql import PostgresTeam
 
 SCHEMES = ("postgresql://", "postgres://")
 T = TypeVar("T")
@@ -84,7 +85,7 @@ def connect(url: str) -> Any:
     raise StoreError(f"can not connect to {shown}: {reason}")
 
 
-class PostgresStore(PostgresReadModels):
+class PostgresStore(PostgresReadModels, PostgresTeam):
     """One project in a PostgreSQL database: a labeling session several reviewers share."""
 
     def __init__(self, url: str) -> None:

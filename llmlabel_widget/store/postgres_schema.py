@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS cache (
 CREATE TABLE IF NOT EXISTS leases (
     item_id TEXT NOT NULL,
     slot INTEGER NOT NULL,
-    reviewer TEXT NOT NULL,
+    reviewer TEXT,
     expires DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (item_id, slot)
 );

@@ -21,6 +21,7 @@ import pandas as pd
 from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
 from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
 from .sqlite_schema import check_schema, create_schema
+from .team_sql import SQLiteTeam
 
 
 def _cause(exc: sqlite3.Error) -> str:
@@ -41,7 +42,7 @@ def _cause(exc: sqlite3.Error) -> str:
     return text
 
 
-class Store(SQLiteReadModels):
+class Store(SQLiteReadModels, SQLiteTeam):
     """One SQLite file holding a labeling session.
 
     Every write is one transaction, committed (and, with ``synchronous=FULL``, on disk)

@@ -1,0 +1,143 @@
+"""Team labeling on both backends: leases, overlap, per-reviewer undo, the Labeler's queue."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from llmlabel_widget import Session
+from llmlabel_widget.team import TeamSettings
+
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
+
+@pytest.fixture
+def team(db, gwsd, gwsd_task):
+    s = Session.open(db, data=gwsd.head(120), task=gwsd_task)
+    yield s
+    s.close()
+
+
+def held(session, reviewer):
+    rows = session.leases()
+    return set(rows.loc[rows["reviewer"] == reviewer, "item_id"])
+
+
+def test_two_reviewers_never_get_the_same_item(team, db):
+    team.team(overlap=0.0)
+    other = Session.open(db)  # bob's own session (connection) on the same project
+    try:
+        alice = [q.item_id for q in team.queue(5, reviewer="alice")]
+        bob = [q.item_id for q in other.queue(5, reviewer="bob")]
+        assert len(set(alice)) == len(set(bob)) == 5
+        assert not set(alice) & set(bob)
+        # asking again renews alice's leases: the same items, nothing new taken
+        assert [q.item_id for q in team.queue(5, reviewer="alice")] == alice
+        assert held(team, "alice") == set(alice)
+    finally:
+        other.close()
+
+
+def test_overlap_items_go_to_exactly_the_requested_number_of_reviewers(team):
+    team.team(overlap=1.0, copies=2)  # every item is an overlap item
+    got = {r: {q.item_id for q in team.queue(6, reviewer=r)} for r in ("a", "b", "c", "d")}
+    per_item: dict[str, int] = {}
+    for items in got.values():
+        for i in items:
+            per_item[i] = per_item.get(i, 0) + 1
+    assert set(per_item.values()) == {2}  # never one, never three
+    assert len(per_item) == 12
+
+
+def test_an_overlap_item_decided_once_waits_for_a_second_reviewer(team):
+    team.team(overlap=1.0, copies=2)
+    first = team.queue(1, reviewer="alice")[0].item_id
+    team.decide(first, "agree", reviewer="alice")
+    team.queue(3, reviewer="carol")  # not alice's item: both of its slots taken? one is free
+    rows = team.leases()
+    takers = set(rows.loc[rows["item_id"] == first, "reviewer"].dropna())
+    assert takers == {"alice", "carol"}
+
+
+def test_a_lease_comes_back_after_it_expires(team, db):
+    team.team(lease_seconds=3.0)
+    other = Session.open(db)
+    try:
+        other.queue(1)  # bob's selector has ranked: his next call is quick
+        alice = {q.item_id for q in team.queue(4, reviewer="alice")}
+        assert not alice & {q.item_id for q in other.queue(4, reviewer="bob")}
+        time.sleep(3.1)  # alice closed her laptop: her leases run out
+        assert alice <= {q.item_id for q in other.queue(8, reviewer="carol")}
+    finally:
+        other.close()
+
+
+def test_a_decided_item_stays_with_its_reviewer_and_undo_gives_the_lease_back(team):
+    team.team()
+    first, second = (q.item_id for q in team.queue(2, reviewer="alice"))
+    team.decide(first, "agree", reviewer="alice")
+    rows = team.leases().set_index("item_id")
+    assert bool(rows.loc[first, "done"])
+    assert not bool(rows.loc[second, "done"])
+    nxt = [q.item_id for q in team.queue(2, reviewer="alice")]
+    assert first not in nxt
+    assert second in nxt
+    team.undo(reviewer="alice")
+    assert first in {q.item_id for q in team.queue(3, reviewer="alice")}
+    assert first not in {q.item_id for q in team.queue(3, reviewer="bob")}
+
+
+def test_a_reviewer_undoes_only_their_own_decisions(team):
+    team.team()
+    a = team.queue(1, reviewer="alice")[0].item_id
+    b = team.queue(1, reviewer="bob")[0].item_id
+    team.decide(a, "agree", reviewer="alice")
+    team.decide(b, "agree", reviewer="bob")
+    assert team.undo(reviewer="bob")["item_id"] == b
+    assert team.undo(reviewer="bob") is None  # nothing of bob's left: alice's stays
+    assert team.is_decided(a)
+    assert [r["item_id"] for r in team.history_records(reviewer="alice", n=5)] == [a]
+
+
+def test_an_item_decided_without_a_lease_takes_a_slot(team):
+    team.team()
+    team.queue(1, reviewer="alice")  # the session now keeps leases up to date
+    item = team.store.all_ids()[-1]  # chosen by id, never leased
+    team.decide(item, "agree", reviewer="bob")
+    assert item in held(team, "bob")
+    assert item not in {q.item_id for q in team.queue(10, reviewer="carol")}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"overlap": 1.5}, "overlap must be a share"),
+        ({"overlap": 0.1, "copies": 1}, "copies must be an int"),
+        ({"lease_seconds": 0}, "lease_seconds must be positive"),
+    ],
+)
+def test_bad_team_settings_are_clear_errors(team, kwargs, problem):
+    with pytest.raises(ValueError, match=problem):
+        team.team(**kwargs)
+    assert team.team_settings() is None
+
+
+def test_overlap_membership_is_fixed_by_the_id():
+    s = TeamSettings(overlap=0.1)
+    share = sum(s.copies_of(f"item-{i}") == 2 for i in range(20_000)) / 20_000
+    assert 0.09 < share < 0.11
+    assert s.copies_of("item-7") == TeamSettings(overlap=0.1).copies_of("item-7")
+
+
+def test_the_labeler_of_a_team_project_leases_its_queue(team):
+    from llmlabel_widget import Labeler
+
+    team.team()
+    lab = Labeler(team, reviewer="alice")
+    try:
+        shown = lab.current["item_id"]
+        assert shown in held(team, "alice")
+        assert shown not in {q.item_id for q in team.queue(20, reviewer="bob")}
+    finally:
+        lab.close()
