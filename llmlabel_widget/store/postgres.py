@@ -158,6 +158,8 @@ class PostgresStore(PostgresReadModels, PostgresTeam):
             except psycopg.IntegrityError:
                 raise
             except psycopg.OperationalError as exc:
+                if not self._conn.broken:
+                    raise StoreError(f"the write was not stored in {self.url}: {exc}") from None
                 raise StoreError(
                     f"the write was not stored: the connection to {self.url} failed ({exc}). "
                     "PostgreSQL keeps a transaction whole or not at all; if it broke while "

@@ -27,8 +27,8 @@ class TeamSQL:
     """Lease queries, written once; a backend sets its placeholder and locking clauses."""
 
     _P = "?"  # the placeholder
-    _IN = "IN (SELECT value FROM json_each(?))"  # membership in one list parameter
     _SKIP_LOCKED = ""  # SQLite: the transaction already holds the only write lock
+    _RANKED = "(SELECT value AS id, key AS pos FROM json_each(?)) c"  # the candidates, ranked
 
     if TYPE_CHECKING:  # the backend's own
 
@@ -40,7 +40,10 @@ class TeamSQL:
         raise NotImplementedError  # one parameter holding a list (JSON text, or an array)
 
     def _add_slots(self, tx: Any, slots: Sequence[tuple[str, int]]) -> None:
-        raise NotImplementedError  # insert missing (item_id, slot) rows, free
+        """Insert missing (item_id, slot) rows, free, inside the lease's transaction."""
+
+    def _add_slots_alone(self, slots: Sequence[tuple[str, int]]) -> None:
+        """The same, in a statement of its own before the lease's transaction."""
 
     def _team_ready(self, tx: Any) -> None:
         """Create the lease table in a store made before it existed (SQLite)."""
@@ -67,8 +70,10 @@ class TeamSQL:
         """
         p, now = self._P, time.time()
         until = now + seconds
+        slots = sorted((c, s) for c in candidates for s in range(copies.get(c, 1)))
+        self._ensure_team()
+        self._add_slots_alone(slots)
         with self.transaction() as tx:
-            self._team_ready(tx)
             held = [
                 r[0]
                 for r in tx.execute(
@@ -88,8 +93,8 @@ class TeamSQL:
             need = n - len(held)
             if need <= 0:
                 return held[:n]
-            picked = self._pick(tx, reviewer, [c for c in candidates if c not in held], copies)
-            picked = picked[:need]
+            self._add_slots(tx, slots)
+            picked = self._pick(tx, reviewer, [c for c in candidates if c not in held], need)
             tx.executemany(
                 f"UPDATE leases SET reviewer = {p}, expires = {p} WHERE item_id = {p} "
                 f"AND slot = {p}",
@@ -98,44 +103,42 @@ class TeamSQL:
         return held + [item for item, _ in picked]
 
     def _pick(
-        self, tx: Any, reviewer: str, candidates: list[str], copies: Mapping[str, int]
+        self, tx: Any, reviewer: str, candidates: list[str], need: int
     ) -> list[tuple[str, int]]:
-        """Free slots of ``candidates`` the reviewer may take, one per item, locked."""
+        """Free slots of the first ``candidates`` the reviewer may take, one per item, locked
+        (on PostgreSQL only the rows returned: other reviewers skip just those)."""
         p, now = self._P, time.time()
-        slots = sorted((c, s) for c in candidates for s in range(copies.get(c, 1)))
-        self._add_slots(tx, slots)
-        ids = self._list(candidates)
-        free = tx.execute(
-            f"SELECT item_id, slot FROM leases WHERE item_id {self._IN} "
-            f"AND (reviewer IS NULL OR expires < {p}) ORDER BY item_id, slot{self._SKIP_LOCKED}",
-            (ids, now),
+        rows = tx.execute(
+            f"SELECT l.item_id, l.slot FROM leases l JOIN {self._RANKED} ON l.item_id = c.id "
+            f"WHERE (l.reviewer IS NULL OR l.expires < {p}) AND NOT EXISTS (SELECT 1 FROM "
+            f"leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} AND m.expires >= {p}) "
+            f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.item_id = l.item_id "
+            f"AND e.annotator = {p} AND e.kind IN {_DECIDED}) "
+            f"ORDER BY c.pos, l.slot LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
+            (self._list(candidates), now, reviewer, now, reviewer, 2 * need),
         ).fetchall()
-        mine = tx.execute(
-            f"SELECT item_id FROM leases WHERE item_id {self._IN} AND reviewer = {p} "
-            f"AND expires >= {p} UNION SELECT item_id FROM events WHERE item_id {self._IN} "
-            f"AND annotator = {p} AND kind IN {_DECIDED}",
-            (ids, reviewer, now, ids, reviewer),
-        ).fetchall()
-        taken = {r[0] for r in mine}
         first: dict[str, int] = {}
-        for item, slot in free:
+        for item, slot in rows:
             first.setdefault(item, slot)
-        return [(c, first[c]) for c in candidates if c in first and c not in taken]
+        return list(first.items())[:need]
 
     def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
         """After ``reviewer`` decided the item: hold its slot for good (a free one if the
         reviewer held none and one is left)."""
         p, now = self._P, time.time()
+        self._ensure_team()
         with self.transaction() as tx:
-            self._team_ready(tx)
             done = tx.execute(
                 f"UPDATE leases SET expires = {p} WHERE item_id = {p} AND reviewer = {p}",
                 (DONE, item_id, reviewer),
-            )
-            if done.rowcount:
-                return
-            # decided without a lease (an item chosen by id): take a free slot, if one is left
-            self._add_slots(tx, [(item_id, s) for s in range(copies)])
+            ).rowcount
+        if done:
+            return
+        # decided without a lease (an item chosen by id): take a free slot, if one is left
+        slots = [(item_id, s) for s in range(copies)]
+        self._add_slots_alone(slots)
+        with self.transaction() as tx:
+            self._add_slots(tx, slots)
             free = tx.execute(
                 f"SELECT slot FROM leases WHERE item_id = {p} AND (reviewer IS NULL OR "
                 f"expires < {p}) ORDER BY slot LIMIT 1{self._SKIP_LOCKED}",
@@ -152,8 +155,8 @@ class TeamSQL:
         """After an undo: a held slot whose reviewer has no live decision on the item left is
         a live lease of that reviewer again, for ``seconds``."""
         p = self._P
+        self._ensure_team()
         with self.transaction() as tx:
-            self._team_ready(tx)
             tx.execute(
                 f"UPDATE leases SET expires = {p} WHERE item_id = {p} AND expires >= {p} "
                 f"AND reviewer NOT IN (SELECT annotator FROM events e WHERE item_id = {p} "
@@ -205,17 +208,19 @@ class PostgresTeam(TeamSQL):
     """Leases in a PostgreSQL project."""
 
     _P = "%s"
-    _IN = "= ANY(%s)"
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    _RANKED = "unnest(%s::text[]) WITH ORDINALITY AS c(id, pos)"
 
     def _list(self, values: Sequence[Any]) -> Any:
         return list(values)
 
-    def _add_slots(self, tx: Any, slots: Sequence[tuple[str, int]]) -> None:
+    def _add_slots_alone(self, slots: Sequence[tuple[str, int]]) -> None:
+        # Its own statement: inside the lease's transaction, an insert that meets a row another
+        # reviewer's lease is renewing waits for it while holding rows that one may need.
         if slots:
-            tx.execute(
+            self.query(
                 "INSERT INTO leases (item_id, slot, reviewer, expires) "
                 "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT DO NOTHING RETURNING 1",
                 ([i for i, _ in slots], [s for _, s in slots]),
             )
