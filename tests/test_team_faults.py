@@ -51,7 +51,7 @@ def test_eight_reviewers_times_a_thousand_decisions_lose_and_double_nothing(pg_c
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-3000:]
         said[name] = [line for line in out.splitlines() if not line.startswith("timings")]
-    assert {n: len(items) for n, items in said.items()} == {n: 1_000 for n in procs}
+    assert {n: len(items) for n, items in said.items()} == dict.fromkeys(procs, 1000)
     with Session.open(url) as s:
         events = s.store.live_events()
         leases = s.leases()
@@ -114,7 +114,7 @@ def test_a_database_restart_mid_session_reconnects_and_half_writes_nothing(gwsd,
                 s.decide(ids[1], "agree", reviewer="alice")
                 stored += 1
             except StoreError as err:  # or the write says clearly that it was not stored
-                assert "not stored" in str(err)
+                assert "not stored" in str(err)  # noqa: PT017 (either outcome is right)
             s.decide(ids[2], "agree", reviewer="alice")  # the next call reconnects
             stored += 1
             events = s.store.live_events()

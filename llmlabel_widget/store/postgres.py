@@ -98,6 +98,7 @@ class PostgresStore(PostgresReadModels, PostgresTeam):
         self.path = Path(self.url)  # the interface's name for "where": shown, never a secret
         self._lock = threading.RLock()
         self._conn = connect(url)
+        self._used = time.monotonic()
         self.created = False
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -148,11 +149,15 @@ class PostgresStore(PostgresReadModels, PostgresTeam):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
-        """``with store.transaction() as cur:`` runs one write transaction, all or nothing."""
+        """``with store.transaction() as cur:`` runs one write transaction, all or nothing.
+
+        A connection found broken at ``BEGIN`` (the server restarted since the last call) is
+        opened again, once: nothing was sent, so nothing can be written twice.
+        """
         psycopg = self._psycopg
         with self._lock:
             try:
-                conn = self._connection()
+                conn = self._begun()
                 with conn.transaction(), conn.cursor() as cur:
                     yield cur
             except psycopg.IntegrityError:
@@ -167,6 +172,21 @@ class PostgresStore(PostgresReadModels, PostgresTeam):
                 ) from None
             except psycopg.Error as exc:
                 raise StoreError(f"the write was not stored in {self.url}: {exc}") from None
+
+    def _begun(self) -> Any:
+        """The connection, checked alive with an empty round trip when it sat idle."""
+        conn = self._connection()
+        if time.monotonic() - self._used < 1.0:
+            self._used = time.monotonic()
+            return conn
+        try:
+            conn.execute("")
+        except self._psycopg.OperationalError:
+            if not conn.broken:
+                raise
+            conn = self._connection()  # opened again: the server restarted
+        self._used = time.monotonic()
+        return conn
 
     def close(self) -> None:
         """Close the connection (the data are already committed)."""
