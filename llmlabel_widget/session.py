@@ -332,7 +332,11 @@ class Session(PromptTrials, Navigation, Team):
         --------
         >>> session.metrics().loc["cohen_kappa", ["value", "low", "high", "n"]]  # doctest: +SKIP
         """
-        return quality_table(self.annotations, labels=self.task, **options)
+        table = quality_table(self.annotations, labels=self.task, **options)
+        if self.team_settings() is None:
+            return table
+        keep = {k: v for k, v in options.items() if k in ("level", "n_boot", "seed")}
+        return pd.concat([table, self.team_metrics(**keep)])  # a team: reviewer agreement too
 
     def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write the quality charts and tables to one self-contained HTML file (opens offline).

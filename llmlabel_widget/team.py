@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,17 @@ class Team:
     if TYPE_CHECKING:
 
         def on_decision(self, fn: Callable[[Any], None], *, remove: bool = False) -> None: ...
+
+        def decide(
+            self,
+            item_id: str | int,
+            label: str | Sequence[str] | None = None,
+            *,
+            reviewer: str | None = None,
+            note: str | None = None,
+            context: Mapping[str, Any] | None = None,
+            annotator: str | None = None,
+        ) -> Any: ...
 
     def team(
         self, overlap: float = 0.0, *, copies: int = 2, lease_seconds: float = 600.0
@@ -110,6 +121,39 @@ class Team:
             for i in got
         ]
 
+    def team_metrics(self, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Any:
+        """Reviewer agreement with intervals: Cohen's kappa per pair of reviewers, Krippendorff's
+        alpha over all of them, and each reviewer's kappa against the LLM (a DataFrame indexed
+        by ``metric``, columns as :meth:`metrics`'s). :meth:`metrics` adds these rows in a
+        team project."""
+        from .team_agreement import team_table
+
+        props = self.store.latest_proposals()
+        valid = props[props["llm_valid"] == 1]
+        llm = valid.set_index("item_id")["llm_label"].map(_one_label)
+        events = self.store.live_events()
+        return team_table(events, llm, level=level, n_boot=n_boot, seed=seed)
+
+    def conflicts(self) -> Any:
+        """Items whose reviewers disagree and nobody adjudicated yet: ``item_id, labels``
+        (reviewer -> label), ``reviewers`` (a DataFrame); settle each with :meth:`adjudicate`."""
+        from .team_agreement import conflicts
+
+        return conflicts(self.store.live_events())
+
+    def adjudicate(
+        self, item_id: Any, label: Any, *, reviewer: str, note: str | None = None
+    ) -> Any:
+        """Settle a conflict: ``reviewer``'s label becomes the item's, recorded as an
+        adjudication (``context["adjudicated"]``, with the labels it settled); it leaves
+        :meth:`conflicts` and counts in no reviewer's agreement."""
+        from .team_agreement import ADJUDICATED, conflicts
+
+        rows = conflicts(self.store.live_events())
+        seen = rows.loc[rows["item_id"] == str(item_id), "labels"]
+        context = {ADJUDICATED: True, "settled": seen.iloc[0] if len(seen) else {}}
+        return self.decide(item_id, label, reviewer=reviewer, note=note, context=context)
+
     def leases(self) -> Any:
         """Every lease: ``item_id, slot, reviewer, expires, done`` (a DataFrame)."""
         return self.store.leases()
@@ -127,3 +171,9 @@ class Team:
         elif event.kind != "note":
             copies = settings.copies_of(event.item_id)
             self.store.finish_lease(event.reviewer, event.item_id, copies)
+
+
+def _one_label(raw: Any) -> str | None:
+    from .team_agreement import _label
+
+    return _label(raw)

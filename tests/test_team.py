@@ -141,3 +141,49 @@ def test_the_labeler_of_a_team_project_leases_its_queue(team):
         assert shown not in {q.item_id for q in team.queue(20, reviewer="bob")}
     finally:
         lab.close()
+
+
+def test_reviewer_agreement_per_pair_overall_and_against_the_llm(team, gwsd):
+    team.team(overlap=1.0)
+    ids = team.store.all_ids()[:40]
+    gold = dict(zip(gwsd["id"], gwsd["gold_label"], strict=False))
+    team.add_proposals(
+        [{"item_id": i, "labels": [gold[i]], "valid": True, "source": "recorded"} for i in ids]
+    )
+    flip = {"agree": "neutral_or_disagree", "neutral_or_disagree": "agree"}
+    for k, i in enumerate(ids):
+        team.decide(i, gold[i], reviewer="alice")
+        team.decide(i, gold[i] if k % 5 else flip[gold[i]], reviewer="bob")  # 8 of 40 differ
+        if k < 20:
+            team.decide(i, gold[i], reviewer="carol")
+    table = team.metrics(n_boot=200)
+    ab = table.loc["kappa alice vs bob"]
+    assert ab["n"] == 40
+    assert ab["low"] <= ab["value"] <= ab["high"]
+    assert ab["value"] < table.loc["kappa alice vs carol", "value"] == 1.0
+    assert table.loc["kappa alice vs LLM", "value"] == 1.0
+    alpha = table.loc["alpha reviewers"]
+    assert alpha["n"] == 40  # items with two or more labels; carol's missing half is allowed
+    assert 0 < alpha["value"] < 1
+    assert "cohen_kappa" in table.index  # the LLM-vs-human rows are still there
+
+
+def test_conflicts_queue_and_adjudication_recorded_as_such(team):
+    team.team(overlap=1.0)
+    a, b, c = team.store.all_ids()[:3]
+    for item, (x, y) in {a: ("agree", "agree"), b: ("agree", "neutral_or_disagree")}.items():
+        team.decide(item, x, reviewer="alice")
+        team.decide(item, y, reviewer="bob")
+    team.decide(c, "agree", reviewer="alice")
+    conflicts = team.conflicts()
+    assert list(conflicts["item_id"]) == [b]
+    assert conflicts["labels"].iloc[0] == {"alice": "agree", "bob": "neutral_or_disagree"}
+    team.adjudicate(b, "neutral_or_disagree", reviewer="dana")
+    assert team.conflicts().empty
+    events = team.store.live_events()
+    last = events.iloc[-1]
+    assert (last["item_id"], last["annotator"]) == (b, "dana")
+    assert '"adjudicated": true' in last["context"]
+    labels = team.annotations.set_index("item_id").loc[b, "label"]
+    assert labels == "neutral_or_disagree"
+    assert "kappa alice vs dana" not in team.team_metrics(n_boot=0).index
