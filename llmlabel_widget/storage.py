@@ -175,3 +175,10 @@ class StoreBackend(Protocol):
 
     def leases(self) -> pd.DataFrame:
         """Every lease row: ``item_id, slot, reviewer, expires, done``."""
+
+    # -- moving a project (llmlabel-widget copy) -------------------------------------------
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """``(columns, rows)`` of a whole table, in key order."""
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert a table's rows (sequence numbers kept) in one transaction."""

@@ -23,6 +23,7 @@ from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
 from .team_sql import PostgresTeam
+from .transfer import PostgresTransfer
 
 SCHEMES = ("postgresql://", "postgres://")
 T = TypeVar("T")
@@ -85,7 +86,7 @@ def connect(url: str) -> Any:
     raise StoreError(f"can not connect to {shown}: {reason}")
 
 
-class PostgresStore(PostgresReadModels, PostgresTeam):
+class PostgresStore(PostgresReadModels, PostgresTeam, PostgresTransfer):
     """One project in a PostgreSQL database: a labeling session several reviewers share."""
 
     def __init__(self, url: str) -> None:
