@@ -56,6 +56,7 @@ class Team:
 
     store: StoreBackend
     _team_hooked: bool = False
+    _team_now: TeamSettings | None = None  # as last read (by the latest queue call)
 
     if TYPE_CHECKING:
 
@@ -93,7 +94,8 @@ class Team:
     def team_settings(self) -> TeamSettings | None:
         """The project's team settings, or None when :meth:`team` was never called."""
         raw = self.store.get_meta(META_KEY)
-        return None if raw is None else TeamSettings(**json.loads(raw))
+        self._team_now = None if raw is None else TeamSettings(**json.loads(raw))
+        return self._team_now
 
     def queue_for(
         self, n: int, reviewer: str, ranked: Callable[[int], list[QueueItem]]
@@ -165,7 +167,7 @@ class Team:
             self._team_hooked = True
 
     def _team_event(self, event: Any) -> None:
-        settings = self.team_settings() or TeamSettings()
+        settings = self._team_now or TeamSettings()
         if isinstance(event, dict):  # an undo: {seq, item_id, kind}
             self.store.reopen_lease(event["item_id"], settings.lease_seconds)
         elif event.kind != "note":

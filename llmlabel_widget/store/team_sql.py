@@ -48,6 +48,10 @@ class TeamSQL:
     def _team_ready(self, tx: Any) -> None:
         """Create the lease table in a store made before it existed (SQLite)."""
 
+    def _no_wait(self, tx: Any) -> None:
+        """Commit this transaction without waiting for the disk (PostgreSQL): lease
+        bookkeeping a crash may lose, which :meth:`_pick` tells from the event log."""
+
     def _ensure_team(self) -> None:
         if not getattr(self, "_team_checked", False):
             with self.transaction() as tx:
@@ -74,20 +78,12 @@ class TeamSQL:
         self._ensure_team()
         self._add_slots_alone(slots)
         with self.transaction() as tx:
-            held = [
-                r[0]
-                for r in tx.execute(
-                    f"SELECT item_id FROM leases WHERE reviewer = {p} AND expires >= {p} "
-                    f"AND expires < {p} ORDER BY item_id",
-                    (reviewer, now, DONE),
-                ).fetchall()
-            ]
-            if held:
-                tx.execute(
-                    f"UPDATE leases SET expires = {p} WHERE reviewer = {p} AND expires >= {p} "
-                    f"AND expires < {p}",
-                    (until, reviewer, now, DONE),
-                )
+            renewed = tx.execute(
+                f"UPDATE leases SET expires = {p} WHERE reviewer = {p} AND expires >= {p} "
+                f"AND expires < {p} RETURNING item_id",
+                (until, reviewer, now, DONE),
+            )
+            held = sorted(r[0] for r in renewed.fetchall())
             rank = {c: k for k, c in enumerate(candidates)}
             held.sort(key=lambda c: rank.get(c, -1))
             need = n - len(held)
@@ -113,9 +109,11 @@ class TeamSQL:
             f"WHERE (l.reviewer IS NULL OR l.expires < {p}) AND NOT EXISTS (SELECT 1 FROM "
             f"leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} AND m.expires >= {p}) "
             f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.item_id = l.item_id "
-            f"AND e.annotator = {p} AND e.kind IN {_DECIDED}) "
+            f"AND e.kind IN {_DECIDED} AND (e.annotator = {p} OR NOT EXISTS (SELECT 1 FROM "
+            f"leases d WHERE d.item_id = l.item_id AND d.reviewer = e.annotator "
+            f"AND d.expires >= {p}))) "
             f"ORDER BY c.pos, l.slot LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
-            (self._list(candidates), now, reviewer, now, reviewer, 2 * need),
+            (self._list(candidates), now, reviewer, now, reviewer, DONE, 2 * need),
         ).fetchall()
         first: dict[str, int] = {}
         for item, slot in rows:
@@ -128,6 +126,7 @@ class TeamSQL:
         p, now = self._P, time.time()
         self._ensure_team()
         with self.transaction() as tx:
+            self._no_wait(tx)
             done = tx.execute(
                 f"UPDATE leases SET expires = {p} WHERE item_id = {p} AND reviewer = {p}",
                 (DONE, item_id, reviewer),
@@ -214,13 +213,19 @@ class PostgresTeam(TeamSQL):
     def _list(self, values: Sequence[Any]) -> Any:
         return list(values)
 
+    def _no_wait(self, tx: Any) -> None:
+        tx.execute("SET LOCAL synchronous_commit = off")
+
     def _add_slots_alone(self, slots: Sequence[tuple[str, int]]) -> None:
-        # Its own statement: inside the lease's transaction, an insert that meets a row another
+        # Its own transaction: inside the lease's, an insert that meets a row another
         # reviewer's lease is renewing waits for it while holding rows that one may need.
+        # Free slot rows lost in a crash are made again: no need to wait for the disk.
         if slots:
-            self.query(
-                "INSERT INTO leases (item_id, slot, reviewer, expires) "
-                "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
-                "ON CONFLICT DO NOTHING RETURNING 1",
-                ([i for i, _ in slots], [s for _, s in slots]),
-            )
+            with self.transaction() as tx:
+                self._no_wait(tx)
+                tx.execute(
+                    "INSERT INTO leases (item_id, slot, reviewer, expires) "
+                    "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
+                    "ON CONFLICT DO NOTHING",
+                    ([i for i, _ in slots], [s for _, s in slots]),
+                )
