@@ -187,3 +187,26 @@ def test_conflicts_queue_and_adjudication_recorded_as_such(team):
     labels = team.annotations.set_index("item_id").loc[b, "label"]
     assert labels == "neutral_or_disagree"
     assert "kappa alice vs dana" not in team.team_metrics(n_boot=0).index
+
+
+def test_the_dashboard_of_a_team_project_has_a_reviewers_panel(team):
+    from llmlabel_widget import Dashboard
+
+    plain = Dashboard(team, n_boot=50)
+    assert len(plain.view().children) == 2  # not a team project (yet): no panel
+    plain.close()
+    team.team(overlap=1.0)
+    for i in team.store.all_ids()[:12]:
+        team.decide(i, "agree", reviewer="alice")
+        team.decide(i, "agree" if i[-1] != "3" else "neutral_or_disagree", reviewer="bob")
+    dash = Dashboard(team, n_boot=50)
+    try:
+        panel = dash.view().children[-1]
+        assert "kappa alice vs bob" in panel.value
+        assert "alpha reviewers" in panel.value
+        assert ">alice<" in panel.value
+        team.decide(team.store.all_ids()[20], "agree", reviewer="carol")
+        dash.refresh()
+        assert ">carol<" in panel.value
+    finally:
+        dash.close()
