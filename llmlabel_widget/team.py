@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,15 +57,10 @@ class Team:
     store: StoreBackend
     _team_hooked: bool = False
     _team_now: TeamSettings | None = None  # as last read (by the latest queue call)
-    _skip: set[str]
-    _skip_mark: tuple[int, int]
 
     if TYPE_CHECKING:
 
         def on_decision(self, fn: Callable[[Any], None], *, remove: bool = False) -> None: ...
-
-        @property
-        def selector(self) -> Any: ...
 
         def decide(
             self,
@@ -113,18 +107,12 @@ class Team:
         settings = self.team_settings() or TeamSettings()
         self._hook_team()
         waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
-        skip = self._taken_by_others(settings.lease_seconds)
         k = 4 * n + 64
         while True:
-            top = [q for q in ranked(k + len(skip)) if q.item_id not in skip]
+            top = ranked(k)
             order = list(dict.fromkeys([*waiting, *(q.item_id for q in top)]))
             copies = {i: settings.copies_of(i) for i in order}
             got = self.store.lease(reviewer, order, copies, n, settings.lease_seconds)
-            # free items are taken in order: those before the last one taken were not free
-            place = {item: pos for pos, item in enumerate(order)}
-            last = max((place[i] for i in got if i in place), default=-1)
-            end = len(order) if len(got) < n else last
-            skip.update(i for i in order[:end] if i not in got and i not in waiting)
             if len(got) >= n or len(top) < k:
                 break
             k *= 4  # the top of the ranking is leased to others: look further down
@@ -134,15 +122,6 @@ class Team:
             known.get(i) or QueueItem(i, "overlap" if i in waiting else "leased", second, 0.0)
             for i in got
         ]
-
-    def _taken_by_others(self, seconds: float) -> set[str]:
-        """Ranked items this session found leased or decided by others, until the selector
-        ranks again (which leaves decided items out) or a lease time passed (a lease may
-        have run out)."""
-        mark = (self.selector.status.refits, int(time.monotonic() // seconds))
-        if getattr(self, "_skip_mark", None) != mark:
-            self._skip_mark, self._skip = mark, set()
-        return self._skip
 
     def team_metrics(self, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Any:
         """Reviewer agreement with intervals: Cohen's kappa per pair of reviewers, Krippendorff's
