@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 from . import metrics
 from .chart_layout import paint, reflow, renew_table
 from .charts import HEADLINE, LearningCurve, apply, build_figure
+from .dashboard_team import reviewers_panel
 from .metrics import NOT_ENOUGH, Summary
 
 __all__ = ["HEADLINE", "Dashboard", "apply", "build_figure", "write_report"]
@@ -142,6 +143,7 @@ class Dashboard:
         self._last = self._clock()
         self.draws += 1
         self.error = None
+        reviewers_panel(self)  # a team project: the reviewers panel under the charts
 
     def _keep(self) -> None:
         """Make the whole figure the state a new view starts from.
@@ -281,6 +283,7 @@ class Dashboard:
 
             self._frame, self._box = framed(self.figure)
             self._frame.observe(self._fit, names=["width", "theme"])
+            reviewers_panel(self)
         return self._box
 
     def _fit(self, change: object = None) -> None:

@@ -237,7 +237,7 @@ def resolve_task(stored: str | None, task: LabelTask | None, path: object) -> La
 
 def open_session(
     cls: type[Session],
-    path: Path,
+    path: str | Path,
     data: pd.DataFrame | None,
     text: str,
     id: str | None,
@@ -253,19 +253,24 @@ def open_session(
         raise TypeError(f"task must be a LabelTask, got {type(task).__name__}")
     check_on_changed(on_changed)
     checked = None if data is None else validate_frame(data, text=text, id=id)
-    target = path
-    is_new = not target.exists() or (target.is_file() and target.stat().st_size == 0)
+    from .store import is_url, open_store  # opening a store is the one place a backend is chosen
+
+    remote = is_url(path)
+    target = Path(path)
+    is_new = not remote and (
+        not target.exists() or (target.is_file() and target.stat().st_size == 0)
+    )
     if is_new and task is None:
         raise ValueError(f"{path} is a new store: pass task=LabelTask(...)")
     # Everything that can fail is checked before the first write, and the task and the
     # new items are written in one transaction: a call that raises changes nothing.
-    from .store import Store  # the SQLite backend; opening a store is the one place it is named
-
-    store = Store(target)
+    store = open_store(path)
+    is_new = is_new or bool(getattr(store, "created", False))
+    shown = getattr(store, "url", path)  # a PostgreSQL URL without its password
     session: Session | None = None
     try:
         stored = store.get_meta("task")
-        task = resolve_task(stored, task, path)
+        task = resolve_task(stored, task, shown)
         session = cls(store, task, annotator=annotator, user=user, selector=selector)
         plan = (
             None if data is None or checked is None else session._plan_add(data, checked, text, id)

@@ -40,8 +40,10 @@ from .queue_filter import QueueFilter
 from .reading import STATES
 from .recording import Decision, Recorder, reviewer_name
 from .selector import QueueItem, Selector
-from .store import Store
+from .storage import StoreBackend
+from .store import open_store, source_of
 from .task import LabelTask
+from .team import Team
 from .trials import PromptTrials
 
 ItemId = str | int
@@ -59,7 +61,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation, BatchJobs):
+class Session(PromptTrials, Navigation, BatchJobs, Team):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -73,7 +75,7 @@ class Session(PromptTrials, Navigation, BatchJobs):
 
     def __init__(
         self,
-        store: Store,
+        store: StoreBackend,
         task: LabelTask,
         *,
         annotator: Any = None,
@@ -124,7 +126,9 @@ class Session(PromptTrials, Navigation, BatchJobs):
 
         Parameters
         ----------
-        path : the store file (created if missing).
+        path : the store file (created if missing), or a ``postgresql://…?project=NAME``
+            URL: a project on a PostgreSQL server, for a team (``pip install
+            'llmlabel-widget[postgres]'``; see the README's "Team labeling").
         data : items to label; every column besides ``text`` and ``id`` is kept as metadata.
         text, id : column names; ``id=None`` uses the DataFrame index.
         task : the label set; required for a new store, optional when resuming.
@@ -134,7 +138,7 @@ class Session(PromptTrials, Navigation, BatchJobs):
         user : default name recorded with decisions (defaults to the login name).
         """
         session = open_session(
-            cls, Path(path), data, text, id, task, annotator, user, selector, on_changed
+            cls, os.fspath(path), data, text, id, task, annotator, user, selector, on_changed
         )
         session._resume_batches()  # batch jobs a restart interrupted: sent on, ended ones stored
         return session
@@ -349,7 +353,11 @@ class Session(PromptTrials, Navigation, BatchJobs):
         --------
         >>> session.metrics().loc["cohen_kappa", ["value", "low", "high", "n"]]  # doctest: +SKIP
         """
-        return quality_table(self.annotations, labels=self.task, **options)
+        table = quality_table(self.annotations, labels=self.task, **options)
+        if self.team_settings() is None:
+            return table
+        keep = {k: v for k, v in options.items() if k in ("level", "n_boot", "seed")}
+        return pd.concat([table, self.team_metrics(**keep)])  # a team: reviewer agreement too
 
     def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write the quality charts and tables to one self-contained HTML file (opens offline).
@@ -437,13 +445,17 @@ class Session(PromptTrials, Navigation, BatchJobs):
         *,
         filters: QueueFilter | Mapping[str, Any] | None = None,
         wait: bool = True,
+        reviewer: str | None = None,
     ) -> list[QueueItem]:
         """The next ``n`` items to review, chosen by the selector, each with its reason.
 
         Cheap: reads the selector's last ranking. The first call starts the selector
         (``wait=False``: it ranks in the background, pool order meanwhile). ``filters`` (a
         :class:`QueueFilter` or a dict of its fields) keeps matching items. Pass
-        ``item.context()`` to :meth:`decide`."""
+        ``item.context()`` to :meth:`decide`. ``reviewer``: lease the items to this
+        reviewer, so no other gets them (team labeling: see :meth:`team`)."""
+        if reviewer is not None:
+            return self.queue_for(n, reviewer, lambda k: self.queue(k, filters=filters, wait=wait))
         self._start_ranking(wait)
         if not filters:
             return self._selector.queue(n)
@@ -502,9 +514,9 @@ class Session(PromptTrials, Navigation, BatchJobs):
         self.close()
 
     def __repr__(self) -> str:
-        p = self.progress()
+        p, where = self.progress(), str(getattr(self.store, "url", self.store.path))
         return (
-            f"Session({str(self.store.path)!r}, {p['total']} items, {p['decided']} decided, "
+            f"Session({where!r}, {p['total']} items, {p['decided']} decided, "
             f"labels={list(self.task.names)})"
         )
 
@@ -569,7 +581,7 @@ class Session(PromptTrials, Navigation, BatchJobs):
         For computing off the kernel's thread (charts, estimates) while this one records
         decisions. The caller closes it.
         """
-        return Session(Store(self.store.path), self.task, user=self.user)
+        return Session(open_store(source_of(self.store)), self.task, user=self.user)
 
 
 _OPEN: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions not yet closed

@@ -197,3 +197,33 @@ class StoreBackend(Protocol):
 
     def mark_batch_resubmitted(self, custom_ids: Iterable[str]) -> None:
         """Failed requests sent again (a new job, or live): no longer counted as failed."""
+
+    # -- team: leases (see llmlabel_widget.team) -------------------------------------------
+    def lease(
+        self,
+        reviewer: str,
+        candidates: Sequence[str],
+        copies: Mapping[str, int],
+        n: int,
+        seconds: float,
+    ) -> list[str]:
+        """Lease up to ``n`` items to the reviewer: their live leases, then free candidates."""
+
+    def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
+        """The reviewer decided the item: hold its slot for good."""
+
+    def reopen_lease(self, item_id: str, seconds: float) -> None:
+        """An undo: a held slot without a live decision is a live lease again."""
+
+    def second_copies(self, reviewer: str, n: int) -> list[str]:
+        """Overlap items another reviewer decided whose next slot is free."""
+
+    def leases(self) -> pd.DataFrame:
+        """Every lease row: ``item_id, slot, reviewer, expires, done``."""
+
+    # -- moving a project (llmlabel-widget copy) -------------------------------------------
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """``(columns, rows)`` of a whole table, in key order."""
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert a table's rows (sequence numbers kept) in one transaction."""

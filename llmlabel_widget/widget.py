@@ -58,7 +58,8 @@ class Labeler(anywidget.AnyWidget):
     Parameters
     ----------
     session : the :class:`Session` to label; every action goes through it.
-    annotator : name recorded with each decision (default: ``session.user``).
+    annotator, reviewer : name recorded with each decision (default: ``session.user``); in a
+        team project (:meth:`Session.team`) its queue is leased to this reviewer.
     metadata_columns : item metadata columns to show next to the text (default: none, so
         that columns such as gold labels do not bias the reviewer).
     shortcuts : key overrides, e.g. ``{"accept": ["Enter", "y"], "labels": ["q", "w"]}``.
@@ -123,12 +124,14 @@ class Labeler(anywidget.AnyWidget):
         metadata_columns: Sequence[str] | None = None,
         shortcuts: Mapping[str, Any] | None = None,
         blind_share: float = 0.0,
+        reviewer: str | None = None,
     ) -> None:
         from .session import Session
 
         if not isinstance(session, Session):
             raise TypeError(f"Labeler needs a Session, got {type(session).__name__}")
         who = session.user if annotator is None else annotator
+        who = who if reviewer is None else reviewer  # reviewer= is annotator='s newer name
         if not isinstance(who, str) or not who.strip():
             raise ValueError("annotator must be a non-empty string")
         if metadata_columns is not None and (
@@ -161,6 +164,7 @@ class Labeler(anywidget.AnyWidget):
         self._listener: Callable[[], None] | None = None
         self._filters: QueueFilter | None = None
         self._nav = nav.Navigator(session, who)
+        self._team = who if session.team_settings() else None  # leases its queue (team.py)
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -533,7 +537,7 @@ class Labeler(anywidget.AnyWidget):
         if memo[0] < top:
             memo = self._memo["queue"] = (
                 top,
-                self._session.queue(top, filters=self._filters, wait=False),
+                self._session.queue(top, filters=self._filters, wait=False, reviewer=self._team),
             )
         items: list[QueueItem] = memo[1][:n]
         if len(self._queued) > 1000:

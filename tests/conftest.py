@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -27,9 +28,40 @@ def gwsd_task() -> LabelTask:
     )
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the whole run; if it can not start, its tests fail."""
+    from llmlabel_widget.testing.postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.destroy()
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def backend(request) -> str:
+    """``sqlite`` unless the module runs on both backends (see pytest_generate_tests)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db(request, tmp_path: Path, backend: str) -> Path | str:
+    """Where a test's store lives: a SQLite file, or a fresh project on the PostgreSQL server."""
+    if backend == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        return cluster.url(project=f"t_{uuid.uuid4().hex[:16]}")
     return tmp_path / "test.labels.db"
+
+
+def pytest_generate_tests(metafunc):
+    """A module with ``BACKENDS = ("sqlite", "postgres")`` runs each store test on each."""
+    backends = getattr(metafunc.module, "BACKENDS", None)
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        backends = None  # the test reads the SQLite file itself
+    if backends and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends, indirect=True)
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from llmlabel_widget.annotators.base import RunReport
 from llmlabel_widget.prompts import build_messages, prompt_version
 from llmlabel_widget.testing import FakeOpenAIServer, Faults
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 
 @pytest.fixture
 def items(gwsd):
@@ -138,6 +140,7 @@ def test_optional_parameters_degrade_and_are_recorded(
         assert set(sc) <= {0.2, 0.4, 0.6, 0.8, 1.0}
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_content_faults_become_invalid_proposals_never_labels(db, items, gwsd_task, gold):
     faults = Faults(rate_malformed=0.2, rate_out_of_set=0.2, rate_html=0.3, rate_injection=0.3)
     with FakeOpenAIServer(gold, faults=faults, seed=3) as server:
@@ -184,6 +187,7 @@ def test_near_answers_are_matched_and_recorded():
     assert not c.valid
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 @pytest.mark.parametrize("how", ["random", "similar", "diverse"])
 def test_few_shot_demonstrations_come_from_human_decisions(db, gwsd, gwsd_task, gold, how):
     data = gwsd[["id", "text"]].head(40)
@@ -243,6 +247,7 @@ def test_retries_on_429_500_and_hangs(db, items, gwsd_task, gold):
     assert stats["completions"] == 60
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_request_budget_stops_cleanly_and_rerun_sends_only_missing(db, items, gwsd_task, gold):
     with FakeOpenAIServer(gold) as server:
         s = make(db, items, gwsd_task, server, budget_requests=10, concurrency=4)
@@ -318,6 +323,7 @@ def test_no_annotator_is_a_clear_error(session):
         session.propose()
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_api_key_never_reaches_the_store_or_repr(db, items, gwsd_task, gold):
     secret = "sk-SENTINEL-0123456789"  # noqa: S105 - a sentinel to search for
     with FakeOpenAIServer(gold) as server:
@@ -341,6 +347,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_sigkill_mid_run_loses_only_in_flight_and_rerun_sends_only_missing(
     db, gwsd, gwsd_task, gold
 ):
@@ -410,6 +417,7 @@ def test_recorded_annotator_from_files_with_rationales_and_bad_labels(tmp_path, 
         RecordedAnnotator(path, label="nope")
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 @pytest.mark.slow
 def test_faults_at_scale_every_item_exactly_one_proposal(db, gwsd, gwsd_task, gold):
     """1,000 items; 20% 429s, 5% 500s, 5% malformed output, 2% hung connections."""

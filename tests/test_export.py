@@ -15,6 +15,8 @@ import pytest
 
 from llmlabel_widget import LabelTask, Session
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 READERS = {
     "jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
     "csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
@@ -136,6 +138,7 @@ def test_a_data_column_named_like_an_output_column_is_kept_not_dropped(db, tmp_p
         assert frame["state"].tolist().count("pending") == 2
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_an_export_that_runs_out_of_space_leaves_no_temporary_file(session, tmp_path):
     # A real short write: the OS refuses to let the file grow past 16 KB (RLIMIT_FSIZE),
     # as a full disk would, in the middle of writing the CSV.

@@ -12,6 +12,8 @@ import pytest
 
 from llmlabel_widget import Selector, Session, refit_worker
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
 
 

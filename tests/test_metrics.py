@@ -22,6 +22,8 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget import metrics as m
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 CROWD = [f"annotator_{i}" for i in range(1, 9)]
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from llmlabel_widget import Session
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 
 def test_history_lists_this_reviewers_items_newest_first(session: Session, gwsd):
     ids = list(gwsd.id[:4])
@@ -37,6 +39,7 @@ def test_history_defaults_to_the_sessions_user(session: Session, gwsd):
     assert session.history(reviewer="nobody").empty
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_changing_a_past_decision_is_a_new_event_and_undoes_nothing_after_it(
     session: Session, gwsd
 ):

@@ -10,6 +10,8 @@ import pytest
 
 from llmlabel_widget import RecordedAnnotator, Session
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 HINT = "Quoting a sceptic is neutral."  # the phrase the prompt_setup server is wired to
 
 
@@ -95,6 +97,7 @@ def test_trials_never_replace_the_proposals_the_view_shows(setup):
     assert before.equals(after)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_few_shot_trial_reports_leakage(setup):
     s, _, _ = setup
     zero = s.try_prompt(progress=False)
@@ -124,6 +127,7 @@ def test_promote_proposes_the_rest_with_that_version(setup):
     assert s.prompt_versions().set_index("version").loc[trial.version, "promoted"]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_cancelled_run_keeps_finished_answers(setup, gwsd_task):
     s, server, _ = setup
     server.latency = 0.05

@@ -19,6 +19,8 @@ from llmlabel_widget import OpenAIAnnotator, Session
 from llmlabel_widget.prompt_panel import PromptLab, word_diff
 from llmlabel_widget.testing import FakeOpenAIServer, Faults
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 HINT = "Quoting a sceptic is neutral."  # the phrase the prompt_setup server is wired to
 
 
@@ -51,6 +53,7 @@ def faulty(db, gwsd, gwsd_task):
     s.close()
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_failed_requests_are_counted_apart_from_answers(faulty):
     s, server = faulty
     w = PromptLab(s)
@@ -74,6 +77,7 @@ def _dead_url() -> str:
     return f"http://127.0.0.1:{port}/v1"  # closed again: connections are refused
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_an_unreachable_endpoint_stops_the_run_with_an_error(prompt_setup):
     s, _, _ = prompt_setup
     s.annotator = OpenAIAnnotator("fake-llm", base_url=_dead_url(), api_key="sk-SECRET-x")
@@ -88,6 +92,7 @@ def test_an_unreachable_endpoint_stops_the_run_with_an_error(prompt_setup):
     assert trial_rows(s.store.path) == 0
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_cancel_says_how_many_answers_were_kept(prompt_setup):
     s, server, _ = prompt_setup
     server.latency = 0.05

@@ -7,6 +7,8 @@ import pytest
 
 from llmlabel_widget import QueueFilter, Selector, Session
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 
 def proposals(df: pd.DataFrame, invalid: set[str] = frozenset()) -> list[dict]:
     return [

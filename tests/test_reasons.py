@@ -12,6 +12,8 @@ from llmlabel_widget.selection.rank import AUDIT_REASON_NO_LLM, PoolState, Setti
 from llmlabel_widget.selection.signals import Signals
 from llmlabel_widget.selection.strategies import BUILTIN
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 CLASSES = ["neg", "pos", "mixed"]
 # item 0: the learner cannot choose (gap 0.02); item 1: it is sure (gap 0.75)
 PROBA = np.array([[0.40, 0.38, 0.22], [0.85, 0.05, 0.10]])

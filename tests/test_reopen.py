@@ -17,6 +17,8 @@ from llmlabel_widget import LabelTask, Session, StoreError
 from llmlabel_widget.annotators.openai import _schema
 from llmlabel_widget.prompts import PromptSpec, build_messages, prompt_version
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 ORDERED = LabelTask(
     labels={"zeta": "z things", "alpha": "a things", "mid": "m things"},
     instructions="Sort it.",
@@ -90,6 +92,7 @@ def test_an_id_column_turned_float_maps_to_the_same_items(db):
         s.close()
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_ids_stored_in_float_form_by_an_older_release_are_refused_not_doubled(db):
     s = Session.open(db, data=frame(3).assign(id=["0.0", "1.0", "2.0"]), task=ORDERED)
     s.close()
@@ -100,6 +103,7 @@ def test_ids_stored_in_float_form_by_an_older_release_are_refused_not_doubled(db
 
 
 # -- line 6: atomic open --------------------------------------------------------------------------
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_failed_open_leaves_the_store_byte_for_byte_as_it_was(db):
     Session.open(db, data=frame(), task=ORDERED).close()
     before = db.read_bytes()
@@ -189,6 +193,7 @@ def test_a_read_only_store_is_reported_as_read_only(small_disk_outcomes):
     assert "not an llmlabel-widget store" not in small_disk_outcomes["ro"]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_corruption_is_found_at_open(db):
     big = pd.DataFrame({"id": range(3000), "text": [f"text {i} " * 20 for i in range(3000)]})
     Session.open(db, data=big, task=ORDERED).close()
@@ -200,6 +205,7 @@ def test_corruption_is_found_at_open(db):
         Session.open(db)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_a_non_integer_schema_version_is_a_store_error(db):
     Session.open(db, data=frame(), task=ORDERED).close()
     with sqlite3.connect(db) as conn:

@@ -20,6 +20,8 @@ from llmlabel_widget.selection import (
     top_margin,
 )
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 CLASSES = ["a", "b", "c"]
 
 

@@ -21,6 +21,8 @@ from llmlabel_widget.selector import (
     out_of_fold_proba,
 )
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 
 def signals(proba, llm_label=None, conf=None):
     proba = np.asarray(proba, dtype=float)

@@ -12,6 +12,8 @@ import pytest
 from llmlabel_widget import LabelTask, Session, StoreError
 from llmlabel_widget.store import SCHEMA_VERSION
 
+BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
+
 
 def event_rows(path):
     with sqlite3.connect(path) as conn:
@@ -31,6 +33,7 @@ def test_open_adds_items_and_keeps_metadata(session, gwsd):
     assert row["annotator_1"] == "neutral"
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_decide_is_durable_when_it_returns(session, db, gwsd):
     item = gwsd["id"].iloc[3]
     session.decide(item, label="agree", annotator="alice")
@@ -106,6 +109,7 @@ def test_accept_correct_skip_note_and_provenance(session):
     assert ids[2] not in session.next_items(5)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_undo_is_unlimited_per_annotator_and_appends(session, db):
     ids = session.next_items(5)
     for i in ids[:3]:
@@ -220,6 +224,7 @@ def _snapshot(path):
         (lambda df: df["text"], {}, TypeError, "must be a pandas DataFrame"),
     ],
 )
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_bad_frames_raise_and_leave_store_unchanged(
     db, gwsd, gwsd_task, mutate, kwargs, error, message
 ):
@@ -237,6 +242,7 @@ def test_bad_frames_raise_and_leave_store_unchanged(
     assert _snapshot(db) == before
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_bad_decisions_raise_and_store_nothing(session, db):
     item = session.next_items(1)[0]
     with pytest.raises(ValueError, match="unknown label 'maybe'"):
@@ -276,6 +282,7 @@ def test_not_our_store_and_newer_schema_are_refused(tmp_path, gwsd_task):
         Session.open(newer)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_store_is_wal_and_records_schema_version(session, db):
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -360,6 +367,7 @@ def test_agreement_counts_accepts_among_reviewed_proposals(session):
     assert got["high"] == pytest.approx(0.9385, abs=1e-4)
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_view_state_write_skips_fsync_but_decisions_stay_fully_synced(session):
     store = session.store
     store.set_meta("labeler:me:current", "x", durable=False)

@@ -50,13 +50,13 @@ def refit_once(
     settings: Settings, cache: FeatureCache, store_path: str, task: LabelTask
 ) -> Ranking:
     """Read the store's selector state at ``store_path`` and rank it (thread or worker)."""
-    from ..store import Store
+    from ..store import read_selector_state
 
     t0 = time.perf_counter()
     learns = STRATEGIES[settings.strategy].learns
-    frame = Store.read_selector_state(store_path, texts=False)
+    frame = read_selector_state(store_path, texts=False)
     if learns and cache.size != len(frame):  # the pool grew: featurise it (the big cost)
-        frame = Store.read_selector_state(store_path)
+        frame = read_selector_state(store_path)
     state = PoolState.from_frame(frame, list(task.names), task.multi_label)
     features = cache.get(state) if learns else None
     out = rank(state, settings, features)
@@ -285,11 +285,13 @@ class Selector:
     def _refit_in_worker(self) -> None:
         if self._session is None:
             raise RuntimeError("attach the selector to a session first")
+        from ..store import source_of
+
         seen_done = set(self._done)  # decisions made during the refit are not in its ranking
         ranking, predicted, status = refit_worker.refit(
             self._key,
             {"settings": self.settings(), "embeddings": self.embeddings},
-            str(self._session.store.path),
+            source_of(self._session.store),
             self._session.task,
         )
         self._ranking, self._predicted = ranking, predicted
@@ -342,9 +344,11 @@ class Selector:
         """Read labels and proposals, train the learner, rank every open item (in this thread)."""
         if self._session is None:
             raise RuntimeError("attach the selector to a session first")
+        from ..store import source_of
+
         seen_done = set(self._done)  # decisions made during the refit are not in its ranking
         out = refit_once(
-            self.settings(), self._cache, str(self._session.store.path), self._session.task
+            self.settings(), self._cache, source_of(self._session.store), self._session.task
         )
         self._ranking, self._predicted = out.items, out.predicted
         self._done -= seen_done

@@ -5,8 +5,11 @@ Nothing here speaks SQL; the SQLite backend (and a PostgreSQL one later) builds 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+
+import pandas as pd
 
 from ..task import DECISION_KINDS as DECISION_KINDS  # re-exported: defined once, in task.py
 
@@ -48,3 +51,28 @@ TRIAL_PREFIX = "trial-"
 
 class StoreError(ValueError):
     """The file is not a usable llmlabel-widget store, or it can not be written."""
+
+
+def selector_frame(
+    items: pd.DataFrame, decisions: pd.DataFrame, props: pd.DataFrame, others: pd.DataFrame
+) -> pd.DataFrame:
+    """The selector's state (see ``read_selector_state``) from the four frames a backend reads.
+
+    ``items``: ``item_id[, text]`` in pool order; ``decisions``: each item's current decision
+    ``item_id, kind, labels``; ``props``: the latest valid non-trial proposal ``item_id,
+    labels, confidence``; ``others``: that item's earlier valid answers ``item_id, other,
+    labels``.
+    """
+    skip = decisions["kind"] == "skip"
+    human = decisions.loc[~skip, ["item_id", "labels"]].rename(columns={"labels": "human"})
+    out = items.merge(human, on="item_id", how="left")
+    out["skipped"] = out["item_id"].isin(decisions.loc[skip, "item_id"])
+    llm = props[["item_id", "labels", "confidence"]].rename(columns={"labels": "llm"})
+    out = out.merge(llm, on="item_id", how="left")
+    others["agree"] = others["other"] == others["labels"]
+    share = others.groupby("item_id")["agree"].mean().rename("agreement")
+    out = out.merge(share, left_on="item_id", right_index=True, how="left")
+    out["agreement"] = out["agreement"].astype(float)
+    out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
+    out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
+    return out

@@ -22,6 +22,8 @@ from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
 from .sqlite_batches import SQLiteBatches
 from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
 from .sqlite_schema import check_schema, create_schema
+from .team_sql import SQLiteTeam
+from .transfer import Transfer
 
 
 def _cause(exc: sqlite3.Error) -> str:
@@ -42,7 +44,7 @@ def _cause(exc: sqlite3.Error) -> str:
     return text
 
 
-class Store(SQLiteReadModels, SQLiteBatches):
+class Store(SQLiteReadModels, SQLiteBatches, SQLiteTeam, Transfer):
     """One SQLite file holding a labeling session.
 
     Every write is one transaction, committed (and, with ``synchronous=FULL``, on disk)

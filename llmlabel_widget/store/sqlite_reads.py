@@ -6,7 +6,6 @@ the selector's state (read by the refit worker too, on its own read-only connect
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .base import TRIAL_PREFIX
+from .base import TRIAL_PREFIX, selector_frame
 
 # The newest not-undone decision per item (SQLite returns the bare columns of the MAX row).
 _LATEST_DECISION = (
@@ -171,19 +170,7 @@ class SQLiteReadModels:
             )
         finally:
             conn.close()
-        skip = decisions["kind"] == "skip"
-        human = decisions.loc[~skip, ["item_id", "labels"]].rename(columns={"labels": "human"})
-        out = items.merge(human, on="item_id", how="left")
-        out["skipped"] = out["item_id"].isin(decisions.loc[skip, "item_id"])
-        llm = props[["item_id", "labels", "confidence"]].rename(columns={"labels": "llm"})
-        out = out.merge(llm, on="item_id", how="left")
-        others["agree"] = others["other"] == others["labels"]
-        share = others.groupby("item_id")["agree"].mean().rename("agreement")
-        out = out.merge(share, left_on="item_id", right_index=True, how="left")
-        out["agreement"] = out["agreement"].astype(float)
-        out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
-        out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
-        return out
+        return selector_frame(items, decisions, props, others)
 
     # -- read model: the queue filter ---------------------------------------------------------
     def filtered_items(

@@ -1,0 +1,141 @@
+"""Team benchmark: 1, 4 and 16 reviewer processes leasing and deciding at once.
+
+Run: python bench/team.py [--items 1000000] [--reviewers 1,4,16] [--decisions 200]
+     [--backends sqlite,postgres]
+Prints, per backend and number of reviewers: decisions per second (all reviewers together),
+the p50/p95 of "next item" (``session.queue(5, reviewer=...)``, which leases) and the p95 of
+``decide``. PostgreSQL is a throwaway local cluster (``initdb`` in a temporary folder, the
+same as the tests'); SQLite is one file on this machine. Each reviewer uses the in-order
+selector (no learner) that refits at most every 5 s, so what is measured is the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from llmlabel_widget import LabelTask, Selector, Session
+from llmlabel_widget.testing.postgres import PostgresCluster
+
+TASK = LabelTask(labels={"positive": "praises it", "negative": "criticises it"})
+BATCH = 5  # items leased per "next item" call
+
+
+def worker(url: str, name: str, decisions: int, start_at: float) -> None:
+    """One reviewer: open, wait for the common start, lease and decide; print timings."""
+    selector = Selector(strategy="in_order", worker="thread", debounce=5.0)
+    session = Session.open(url, selector=selector)
+    session.queue(1)  # the first ranking, before the clock starts
+    while time.time() < start_at:
+        time.sleep(0.01)
+    nexts: list[float] = []
+    decides: list[float] = []
+    t_start = time.perf_counter()
+    while len(decides) < decisions:
+        t0 = time.perf_counter()
+        queue = session.queue(BATCH, reviewer=name)
+        nexts.append(time.perf_counter() - t0)
+        if not queue:
+            break
+        for item in queue[: decisions - len(decides)]:
+            t0 = time.perf_counter()
+            session.decide(item.item_id, "positive", reviewer=name)
+            decides.append(time.perf_counter() - t0)
+    wall = time.perf_counter() - t_start
+    print(json.dumps({"next": nexts, "decide": decides, "wall": wall}))
+    session.close()
+
+
+def build(url: str, n: int) -> float:
+    """A project of ``n`` synthetic items, in team mode; the seconds it took."""
+    t0 = time.perf_counter()
+    data = pd.DataFrame(
+        {"id": [f"r{i}" for i in range(n)], "text": [f"item {i}" for i in range(n)]}
+    )
+    with Session.open(url, data=data, task=TASK, selector=Selector(strategy="in_order")) as s:
+        s.team(overlap=0.1)
+    return time.perf_counter() - t0
+
+
+def run(url: str, reviewers: int, decisions: int) -> dict[str, float]:
+    start_at = time.time() + 20 + 3 * reviewers  # every process open and ranked by then
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                url,
+                f"rev{reviewers}_{k}",
+                str(decisions),
+                str(start_at),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(reviewers)
+    ]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    nexts = np.concatenate([o["next"] for o in outs]) * 1000
+    decides = np.concatenate([o["decide"] for o in outs]) * 1000
+    wall = max(o["wall"] for o in outs)
+    return {
+        "decisions": len(decides),
+        "per_second": len(decides) / wall,
+        "next_p50": float(np.percentile(nexts, 50)),
+        "next_p95": float(np.percentile(nexts, 95)),
+        "decide_p50": float(np.percentile(decides, 50)),
+        "decide_p95": float(np.percentile(decides, 95)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--items", type=int, default=1_000_000)
+    ap.add_argument("--reviewers", default="1,4,16")
+    ap.add_argument("--decisions", type=int, default=200, help="per reviewer")
+    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        url, name, decisions, start_at = args.worker
+        worker(url, name, int(decisions), float(start_at))
+        return
+    counts = [int(r) for r in args.reviewers.split(",")]
+    print(f"{args.items:,} items, {args.decisions} decisions per reviewer, leases of {BATCH}")
+    print("backend    reviewers  decisions/s  next p50  next p95  decide p50  decide p95")
+    for backend in args.backends.split(","):
+        cluster = PostgresCluster().start() if backend == "postgres" else None
+        folder = Path(tempfile.mkdtemp(prefix="llmlabel-team-bench-"))
+        try:
+            for reviewers in counts:  # a fresh project each time: the same starting point
+                url = (
+                    cluster.url(project=f"bench{reviewers}")
+                    if cluster
+                    else str(folder / f"bench{reviewers}.labels.db")
+                )
+                built = build(url, args.items)
+                r = run(url, reviewers, args.decisions)
+                print(
+                    f"{backend:<10} {reviewers:>9}  {r['per_second']:>11.0f}  "
+                    f"{r['next_p50']:>6.1f}ms  {r['next_p95']:>6.1f}ms  "
+                    f"{r['decide_p50']:>8.1f}ms  {r['decide_p95']:>8.1f}ms"
+                    f"   ({r['decisions']:,} decisions; project built in {built:.0f} s)",
+                    flush=True,
+                )
+        finally:
+            if cluster:
+                cluster.destroy()
+    print("target: PostgreSQL, 16 reviewers: next item p95 < 20 ms, decide p95 < 20 ms")
+
+
+if __name__ == "__main__":
+    main()
