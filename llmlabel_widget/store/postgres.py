@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pandas as pd
 
 from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
+from .batch_sql import PostgresBatches
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
 from .team_sql import PostgresTeam
@@ -86,7 +87,7 @@ def connect(url: str) -> Any:
     raise StoreError(f"can not connect to {shown}: {reason}")
 
 
-class PostgresStore(PostgresReadModels, PostgresTeam, PostgresTransfer):
+class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresTransfer):
     """One project in a PostgreSQL database: a labeling session several reviewers share."""
 
     def __init__(self, url: str) -> None:
@@ -298,6 +299,16 @@ class PostgresStore(PostgresReadModels, PostgresTeam, PostgresTransfer):
     ) -> int:
         """Append LLM proposals, and the raw responses they came from, in one transaction
         (``raw`` capped, over-long answers not cached: see the SQLite store)."""
+        with self.transaction() as cur:
+            return self._insert_proposals(cur, proposals, cache)
+
+    @staticmethod
+    def _insert_proposals(
+        cur: Any,
+        proposals: Iterable[Mapping[str, Any]],
+        cache: Mapping[str, Mapping[str, Any]] | None,
+    ) -> int:
+        """Insert proposals and their responses inside the caller's transaction."""
         now = time.time()
         rows = [
             (
@@ -324,19 +335,18 @@ class PostgresStore(PostgresReadModels, PostgresTeam, PostgresTransfer):
             for p in proposals
         ]
         cached = [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)]
-        with self.transaction() as cur:
-            if cached:
-                cur.executemany(
-                    "INSERT INTO cache VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING", cached
-                )
-            if rows:
-                cur.executemany(
-                    "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
-                    "confidence_method, match, source, model, prompt_version, raw, problem, "
-                    "demos, run_id, prompt_tokens, completion_tokens, cost, cached, created_at) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    rows,
-                )
+        if cached:
+            cur.executemany(
+                "INSERT INTO cache VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING", cached
+            )
+        if rows:
+            cur.executemany(
+                "INSERT INTO proposals (item_id, labels, valid, rationale, confidence, "
+                "confidence_method, match, source, model, prompt_version, raw, problem, "
+                "demos, run_id, prompt_tokens, completion_tokens, cost, cached, created_at) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                rows,
+            )
         return len(rows)
 
     def latest_proposal(self, item_id: str) -> dict[str, Any] | None:

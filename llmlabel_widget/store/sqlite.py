@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
-from .sqlite_batches import SQLiteBatches
+from .batch_sql import SQLiteBatches
 from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
 from .sqlite_schema import check_schema, create_schema
 from .team_sql import SQLiteTeam

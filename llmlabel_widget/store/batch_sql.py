@@ -1,4 +1,5 @@
-"""Batch jobs in SQLite: each job's files (parts), its requests, and ingesting their results.
+"""Batch jobs in the store (both backends): each job's files (parts), its requests, and ingesting
+their results.
 
 A job is split into parts, one input file and one server batch each. A part is written here
 before anything is uploaded (its requests with their bodies), then gets its file id, then
@@ -10,11 +11,9 @@ stores made before batch jobs existed open unchanged.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _BATCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_jobs (
@@ -54,32 +53,42 @@ CREATE INDEX IF NOT EXISTS batch_requests_item ON batch_requests(item_id, state)
 _PART_FIELDS = ("state", "file_id", "batch_id", "status", "output_file_id", "error_file_id", "info")
 
 
-class SQLiteBatches:
-    """The batch-job methods of :class:`~llmlabel_widget.store.Store`."""
+class BatchSQL:
+    """The batch-job methods, written once for both backends (``?`` becomes the backend's
+    placeholder); a backend gives its table definitions and its insertion order column."""
 
-    _conn: sqlite3.Connection
-    _lock: threading.RLock
+    _P = "?"  # the placeholder
+    _ORDER = "rowid"  # the requests' insertion order
+    _BATCH_SCHEMA = _BATCH_SCHEMA
     _batch_ready = False
 
-    def transaction(self) -> Any:  # provided by Store
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the backend's own
 
-    @staticmethod
-    def _insert_proposals(
-        conn: sqlite3.Connection,
-        proposals: Iterable[Mapping[str, Any]],
-        cache: Mapping[str, Mapping[str, Any]] | None,
-    ) -> int:  # provided by Store
-        raise NotImplementedError
+        def transaction(self) -> Any: ...
 
-    def _batch_conn(self) -> sqlite3.Connection:
+        def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+        @staticmethod
+        def _insert_proposals(
+            tx: Any,
+            proposals: Iterable[Mapping[str, Any]],
+            cache: Mapping[str, Mapping[str, Any]] | None,
+        ) -> int: ...
+
+    def _batch_tables_exist(self) -> bool:
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE name = 'batch_jobs'"))
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self._P)
+
+    def _batch_conn(self) -> None:
+        """Create the batch tables on first use (stores made before batch jobs open as-is)."""
         if not self._batch_ready:
-            with self.transaction() as conn:
-                for statement in _BATCH_SCHEMA.split(";"):
+            with self.transaction() as tx:
+                for statement in self._BATCH_SCHEMA.split(";"):
                     if statement.strip():
-                        conn.execute(statement)
+                        tx.execute(statement)
             self._batch_ready = True
-        return self._conn
 
     def add_batch_job(
         self,
@@ -90,20 +99,23 @@ class SQLiteBatches:
         """Record a job before anything is uploaded: its spec and, per part, its requests
         ``(custom_id, item_id, cache_key, demos, line)``, all or none."""
         self._batch_conn()
-        now = time.time()
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
+        now, q = time.time(), self._q
+        with self.transaction() as tx:
+            tx.execute(
+                q("INSERT INTO batch_jobs VALUES (?, ?, ?, ?, ?)"),
                 (job_id, spec.get("prompt_version"), spec.get("model"), json.dumps(spec), now),
             )
             for part, requests in parts.items():
-                conn.execute(
-                    "INSERT INTO batch_parts (job_id, part, state, updated_at) VALUES (?,?,?,?)",
+                tx.execute(
+                    q("INSERT INTO batch_parts (job_id, part, state, updated_at) VALUES (?,?,?,?)"),
                     (job_id, part, "written", now),
                 )
-                conn.executemany(
-                    "INSERT INTO batch_requests VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL)",
-                    (
+                tx.executemany(
+                    q(
+                        "INSERT INTO batch_requests (custom_id, job_id, part, item_id, cache_key, "
+                        "demos, body, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')"
+                    ),
+                    [
                         (
                             cid,
                             job_id,
@@ -114,7 +126,7 @@ class SQLiteBatches:
                             b,
                         )
                         for cid, item, key, demos, b in requests
-                    ),
+                    ],
                 )
 
     def update_batch_part(self, job_id: str, part: int, **fields: Any) -> None:
@@ -125,26 +137,24 @@ class SQLiteBatches:
             raise TypeError(f"unknown batch part fields {sorted(unknown)}")
         if "info" in fields:
             fields["info"] = json.dumps(fields["info"])
-        names = ", ".join(f"{name} = ?" for name in fields)
+        names = ", ".join(f"{name} = ?" for name in fields)  # names checked above
         self._batch_conn()
-        with self.transaction() as conn:
-            conn.execute(
-                f"UPDATE batch_parts SET {names}, updated_at = ? WHERE job_id = ? AND part = ?",
+        with self.transaction() as tx:
+            tx.execute(
+                self._q(
+                    f"UPDATE batch_parts SET {names}, updated_at = ? WHERE job_id = ? AND part = ?"
+                ),
                 (*fields.values(), time.time(), job_id, part),
             )
 
     def batch_jobs(self) -> list[dict[str, Any]]:
         """Every batch job, oldest first: ``job_id, prompt_version, model, spec, created_at``."""
-        conn = self._conn
-        with self._lock:
-            if (
-                not self._batch_ready
-                and not conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'batch_jobs'"
-                ).fetchone()
-            ):
-                return []  # a store that never had a batch job: read, don't create
-            rows = conn.execute("SELECT * FROM batch_jobs ORDER BY created_at, job_id").fetchall()
+        if not self._batch_ready and not self._batch_tables_exist():
+            return []  # a store that never had a batch job: read, don't create
+        rows = self.query(
+            "SELECT job_id, prompt_version, model, spec, created_at FROM batch_jobs "
+            "ORDER BY created_at, job_id"
+        )
         return [
             {
                 "job_id": r[0],
@@ -159,18 +169,20 @@ class SQLiteBatches:
     def batch_parts(self, job_id: str) -> list[dict[str, Any]]:
         """A job's parts with their request counts per state (``pending, done, failed,
         resubmitted``)."""
-        conn = self._batch_conn()
-        with self._lock:
-            cur = conn.execute(
-                "SELECT * FROM batch_parts WHERE job_id = ? ORDER BY part", (job_id,)
-            )
-            names = [c[0] for c in cur.description]
-            parts = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-            counts = conn.execute(
+        self._batch_conn()
+        names = ("job_id", "part", *_PART_FIELDS, "updated_at")
+        rows = self.query(
+            self._q(f"SELECT {', '.join(names)} FROM batch_parts WHERE job_id = ? ORDER BY part"),
+            (job_id,),
+        )
+        parts = [dict(zip(names, row, strict=True)) for row in rows]
+        counts = self.query(
+            self._q(
                 "SELECT part, state, COUNT(*) FROM batch_requests WHERE job_id = ? "
-                "GROUP BY part, state",
-                (job_id,),
-            ).fetchall()
+                "GROUP BY part, state"
+            ),
+            (job_id,),
+        )
         for p in parts:
             p["info"] = json.loads(p["info"]) if p["info"] else {}
             p["requests"] = {s: n for part, s, n in counts if part == p["part"]}
@@ -181,44 +193,42 @@ class SQLiteBatches:
     ) -> list[dict[str, Any]]:
         """A job's (or part's) requests: ``custom_id, part, item_id, cache_key, demos, state,
         error``, in the order they were written."""
-        sql = (
-            "SELECT custom_id, part, item_id, cache_key, demos, state, error "
-            "FROM batch_requests WHERE job_id = ?"
-        )
+        names = ("custom_id", "part", "item_id", "cache_key", "demos", "state", "error")
+        sql = f"SELECT {', '.join(names)} FROM batch_requests WHERE job_id = ?"
         params: list[Any] = [job_id]
         if part is not None:
             sql, params = sql + " AND part = ?", [*params, part]
         if state is not None:
             sql, params = sql + " AND state = ?", [*params, state]
-        conn = self._batch_conn()
-        with self._lock:
-            cur = conn.execute(sql + " ORDER BY rowid", params)
-            names = [c[0] for c in cur.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        self._batch_conn()
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in self.query(self._q(f"{sql} ORDER BY {self._ORDER}"), params)
+        ]
         for r in rows:
             r["demos"] = tuple(json.loads(r["demos"])) if r["demos"] else ()
         return rows
 
     def batch_lines(self, job_id: str, part: int, state: str = "pending") -> list[str]:
         """The input-file lines of a part's requests in ``state``, in the order written."""
-        conn = self._batch_conn()
-        with self._lock:
-            rows = conn.execute(
+        self._batch_conn()
+        rows = self.query(
+            self._q(
                 "SELECT body FROM batch_requests WHERE job_id = ? AND part = ? AND state = ? "
-                "AND body IS NOT NULL ORDER BY rowid",
-                (job_id, part, state),
-            ).fetchall()
+                f"AND body IS NOT NULL ORDER BY {self._ORDER}"
+            ),
+            (job_id, part, state),
+        )
         return [r[0] for r in rows]
 
     def batch_items(self, states: Sequence[str] = ("pending",)) -> set[str]:
         """Items with a batch request in one of ``states``."""
-        conn = self._batch_conn()
+        self._batch_conn()
         marks = ", ".join("?" for _ in states)
-        with self._lock:
-            rows = conn.execute(
-                f"SELECT DISTINCT item_id FROM batch_requests WHERE state IN ({marks})",
-                tuple(states),
-            ).fetchall()
+        rows = self.query(
+            self._q(f"SELECT DISTINCT item_id FROM batch_requests WHERE state IN ({marks})"),
+            tuple(states),
+        )
         return {r[0] for r in rows}
 
     def ingest_batch_results(
@@ -233,43 +243,63 @@ class SQLiteBatches:
         pending (stored before, by this or another process) are skipped. Returns the
         proposals stored."""
         self._batch_conn()
-        ids = [*done, *failed]
-        with self.transaction() as conn:
+        ids, q = [*done, *failed], self._q
+        with self.transaction() as tx:
             pending: set[str] = set()
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                pending.update(
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT custom_id FROM batch_requests WHERE state = 'pending' "
-                        f"AND custom_id IN ({marks})",
-                        chunk,
-                    )
-                )
+                found = tx.execute(
+                    q(
+                        "SELECT custom_id FROM batch_requests WHERE state = 'pending' "
+                        f"AND custom_id IN ({marks})"
+                    ),
+                    chunk,
+                ).fetchall()
+                pending.update(r[0] for r in found)
             rows = [p for c, p in done.items() if c in pending and p is not None]
-            stored = self._insert_proposals(conn, rows, None)
+            stored = self._insert_proposals(tx, rows, None)
             now = time.time()
-            conn.executemany(
-                "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
-                ((k, text, now) for k, text in cache.items()),
+            tx.executemany(
+                q("INSERT INTO cache VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"),
+                [(k, text, now) for k, text in cache.items()],
             )
-            conn.executemany(
-                "UPDATE batch_requests SET state = 'done', body = NULL WHERE custom_id = ?",
-                ((c,) for c in done if c in pending),
+            tx.executemany(
+                q("UPDATE batch_requests SET state = 'done', body = NULL WHERE custom_id = ?"),
+                [(c,) for c in done if c in pending],
             )
-            conn.executemany(
-                "UPDATE batch_requests SET state = 'failed', error = ? WHERE custom_id = ?",
-                ((e, c) for c, e in failed.items() if c in pending),
+            tx.executemany(
+                q("UPDATE batch_requests SET state = 'failed', error = ? WHERE custom_id = ?"),
+                [(e, c) for c, e in failed.items() if c in pending],
             )
         return stored
 
     def mark_batch_resubmitted(self, custom_ids: Iterable[str]) -> None:
         """Failed requests sent again (a new job, or live): no longer counted as failed."""
         self._batch_conn()
-        with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE batch_requests SET state = 'resubmitted' "
-                "WHERE custom_id = ? AND state = 'failed'",
-                ((cid,) for cid in custom_ids),
+        with self.transaction() as tx:
+            tx.executemany(
+                self._q(
+                    "UPDATE batch_requests SET state = 'resubmitted' "
+                    "WHERE custom_id = ? AND state = 'failed'"
+                ),
+                [(cid,) for cid in custom_ids],
             )
+
+
+class SQLiteBatches(BatchSQL):
+    """The batch-job methods of :class:`~llmlabel_widget.store.Store`."""
+
+
+class PostgresBatches(BatchSQL):
+    """The batch-job methods of the PostgreSQL store: the same tables, PostgreSQL's types."""
+
+    _P = "%s"
+    _ORDER = "seq"
+    _BATCH_SCHEMA = _BATCH_SCHEMA.replace("REAL", "DOUBLE PRECISION").replace(
+        "custom_id TEXT PRIMARY KEY,",
+        "custom_id TEXT PRIMARY KEY, seq BIGINT GENERATED BY DEFAULT AS IDENTITY,",
+    )
+
+    def _batch_tables_exist(self) -> bool:
+        return self.query("SELECT to_regclass('batch_jobs') IS NOT NULL")[0][0] is True
