@@ -65,6 +65,18 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture
+def items(gwsd: pd.DataFrame) -> pd.DataFrame:
+    """60 GWSD items (id, text): the LLM tests' small pool."""
+    return gwsd[["id", "text"]].head(60)
+
+
+@pytest.fixture
+def gold(gwsd: pd.DataFrame) -> dict[str, str]:
+    """text -> gold label: what the loopback server answers from."""
+    return dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
+
+
+@pytest.fixture
 def session(db: Path, gwsd: pd.DataFrame, gwsd_task: LabelTask) -> Session:
     s = Session.open(db, data=gwsd.head(200), task=gwsd_task)
     yield s

@@ -29,16 +29,6 @@ from llmlabel_widget.testing import FakeOpenAIServer, Faults
 BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
 
 
-@pytest.fixture
-def items(gwsd):
-    return gwsd[["id", "text"]].head(60)
-
-
-@pytest.fixture
-def gold(gwsd):
-    return dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
-
-
 def make(db, items, task, server, **kwargs):
     kwargs.setdefault("api_key", "test-key")
     ann = OpenAIAnnotator("fake-llm", base_url=server.base_url, **kwargs)

@@ -20,16 +20,6 @@ from llmlabel_widget.batch_jobs import BatchUnsupported
 from llmlabel_widget.testing import FakeOpenAIServer
 
 
-@pytest.fixture
-def items(gwsd):
-    return gwsd[["id", "text"]].head(60)
-
-
-@pytest.fixture
-def gold(gwsd):
-    return dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
-
-
 def make(db, items, task, base_url, model="fake-llm", **kwargs):
     ann = OpenAIAnnotator(model, base_url=base_url, api_key="test-key", **kwargs)
     return Session.open(db, data=items, task=task, annotator=ann)

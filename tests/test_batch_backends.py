@@ -3,22 +3,10 @@ real PostgreSQL server (issue 15: everything the product does works on both)."""
 
 from __future__ import annotations
 
-import pytest
-
 from llmlabel_widget import OpenAIAnnotator, Session
 from llmlabel_widget.testing import FakeOpenAIServer
 
 BACKENDS = ("sqlite", "postgres")
-
-
-@pytest.fixture
-def items(gwsd):
-    return gwsd[["id", "text"]].head(60)
-
-
-@pytest.fixture
-def gold(gwsd):
-    return dict(zip(gwsd["text"], gwsd["gold_label"], strict=True))
 
 
 def make(db, items, task, base_url):
