@@ -45,7 +45,21 @@ def _decided_mask(ann: pd.DataFrame, human: str) -> np.ndarray:
     mask = _present(ann[human])
     if "state" in ann.columns:
         mask = mask & (ann["state"] == "decided").to_numpy(bool)
+    if "context" in ann.columns:  # an auto-accepted item has no human label
+        mask = mask & ~auto_accepted(ann["context"])
     return mask
+
+
+AUTO_ACCEPT = "auto-accept"  # the provenance of a certified auto-accept decision
+
+
+def auto_accepted(context: pd.Series) -> np.ndarray:
+    """Which decisions a certified auto-accept recorded (``provenance`` in their context)."""
+    return np.fromiter(
+        (isinstance(c, Mapping) and c.get("provenance") == AUTO_ACCEPT for c in context),
+        bool,
+        len(context),
+    )
 
 
 _NO_CONTEXT = (False, False, math.nan)
