@@ -325,6 +325,7 @@ def write_report(
     title: str = "Annotation quality",
     width: int = 1200,
     height: int = 760,
+    appendix: str = "",
     **options: Any,
 ) -> Path:
     """Write the dashboard's charts and the figure tables to one self-contained HTML file.
@@ -337,6 +338,7 @@ def write_report(
     ann : ``session.annotations``.
     path : the ``.html`` file to write.
     labels, raters, learning_curve : as for :class:`Dashboard`.
+    appendix : an HTML fragment added at the end (``Session.report`` adds its methods section).
     **options : passed to :func:`llmlabel_widget.metrics.summarize`.
 
     Examples
@@ -364,6 +366,7 @@ def write_report(
         ),
         _table_html(summary.reliability, "Reliability bins", summary.reliability.attrs["note"]),
         _table_html(summary.rates, "Decisions"),
+        appendix,
     ]
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -21,6 +21,7 @@ import pandas as pd
 from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
+from .certification import Certification
 from .ingest import (
     AddPlan,
     AddReport,
@@ -58,7 +59,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation):
+class Session(PromptTrials, Navigation, Certification):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -339,7 +340,8 @@ class Session(PromptTrials, Navigation):
         """
         from .dashboard import write_report  # plotly only when asked
 
-        return write_report(self.annotations, path, labels=self.task, **options)
+        appendix = self.methods().html()  # the methods section a paper can cite
+        return write_report(self.annotations, path, labels=self.task, appendix=appendix, **options)
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""
