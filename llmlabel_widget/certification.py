@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .recording import Decision
 
 OPEN_STATES = ("proposed", "skipped")
+REFIT_EVERY = 10  # decisions between two refits of the card's calibration
 VIA = "auto-accept"  # context["via"] of auto-accepts: a Labeler's undo never cancels them
 
 
@@ -131,11 +132,13 @@ class Certification:
     def confidence_line(self, raw: float | None) -> str | None:
         """The card's calibration line for a proposal with raw confidence ``raw``, or None.
 
-        Refitted when the decision counts change. None when the raw confidence is missing
+        Refitted once every ``REFIT_EVERY`` (10) decisions: a fit reads the whole
+        annotations frame (about 0.2 s at 10,000 items). None when the raw confidence is missing
         (the card says "confidence not reported") or before any audit label, unless the
         confidence is the same on every item (then it says so).
         """
-        key = tuple(sorted(self.decision_counts().items()))  # type: ignore[attr-defined]
+        counts = self.decision_counts()  # type: ignore[attr-defined]
+        key = sum(counts.values()) // REFIT_EVERY
         memo = self._calibration_memo
         if memo is None or memo[0] != key:
             memo = self._calibration_memo = (key, self.calibration())

@@ -33,6 +33,7 @@ from scipy.stats import hypergeom
 
 from .intervals import NOT_ENOUGH
 
+MAX_CANDIDATES = 100  # more distinct confidences than this: their percentiles are the candidates
 METHOD = (
     "Learn-then-Test: exact hypergeometric p-values on the random audit, fixed-sequence "
     "testing from the highest confidence down"
@@ -99,8 +100,11 @@ def _counts(
     confidence: np.ndarray, audit_conf: np.ndarray, audit_wrong: np.ndarray
 ) -> list[tuple[float, int, int, int]]:
     """Per candidate threshold, high to low: (threshold, accepted, audit in region, errors)."""
-    cands = np.unique(confidence[np.isfinite(confidence)])[::-1]
     a_sorted = np.sort(confidence[np.isfinite(confidence)])
+    cands = np.unique(a_sorted)[::-1]
+    if len(cands) > MAX_CANDIDATES:  # quantiles of the open items' confidence (no label read)
+        steps = np.linspace(1, 0, MAX_CANDIDATES + 1)
+        cands = np.unique(np.quantile(a_sorted, steps, method="lower"))[::-1]
     order = np.argsort(audit_conf)
     ac, aw = audit_conf[order], np.cumsum(audit_wrong[order][::-1])[::-1]
     out = []
