@@ -183,6 +183,19 @@ class Certification:
             ids = open_["item_id"].astype(str).to_numpy()[take].tolist()
         return AutoAcceptPlan(cert, tuple(ids), self)
 
+    def undo_auto_accept(self, *, reviewer: str | None = None) -> int:
+        """Cancel every auto-accept this reviewer recorded (newest first); return how many.
+
+        Examples
+        --------
+        >>> session.undo_auto_accept(reviewer="alice")  # doctest: +SKIP
+        1240
+        """
+        undone = 0
+        while self.undo(reviewer=reviewer, via=VIA) is not None:  # type: ignore[attr-defined]
+            undone += 1
+        return undone
+
     def anchoring_estimates(self, level: float = 0.95) -> pd.DataFrame:
         """Blind against assisted agreement and how often a wrong proposal was accepted
         (see :mod:`llmlabel_widget.estimation.anchoring`).

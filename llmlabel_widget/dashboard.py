@@ -99,6 +99,7 @@ class Dashboard:
         self._closed = False
         self._frame: Any = None  # the view's strip that reports width and theme (on display)
         self._box: Any = None
+        self.auto_accept: Any = None  # the auto-accept bar, made with the view (dashboard_auto)
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
         # Look on the class: a stand-in with only .annotations has nothing to subscribe to.
@@ -281,6 +282,11 @@ class Dashboard:
 
             self._frame, self._box = framed(self.figure)
             self._frame.observe(self._fit, names=["width", "theme"])
+            if callable(getattr(type(self.session), "auto_accept_plan", None)):
+                from .dashboard_auto import AutoAcceptBox  # the certified auto-accept bar
+
+                self.auto_accept = AutoAcceptBox(self.session)
+                self._box.children = (self._box.children[0], self.auto_accept.box, self.figure)
         return self._box
 
     def _fit(self, change: object = None) -> None:

@@ -254,3 +254,47 @@ def test_quality_table_leaves_auto_accepts_out():
         }
     )
     assert quality_table(df).loc["accuracy", ["value", "n"]].tolist() == [0.5, 2]
+
+
+# -- the views ------------------------------------------------------------------------------------
+def test_labeler_card_line_and_auto_accept_intents(audited):
+    from llmlabel_widget.widget import Labeler
+
+    s = audited
+    lab = Labeler(s, annotator="alice")
+    proposal = lab.current["proposal"]
+    assert proposal["calibration"] == s.confidence_line(proposal["confidence"])
+    assert proposal["calibration"].startswith("calibrated ")
+    lab._plan = s.auto_accept_plan(max_error=0.10)  # what a check at 10% would hold
+    stale = lab.revision - 1
+    lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": stale}, None)
+    assert "auto-accept" not in set(s.annotations["provenance"].dropna())
+    lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": lab.revision}, None)
+    assert (s.annotations["provenance"] == "auto-accept").sum() == 159
+    assert lab.notice.startswith("Auto-accepted 159 items")
+    assert lab.auto_accept["applied"] == 159
+    # a repeat finds no plan: nothing more is recorded
+    lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": lab.revision}, None)
+    assert (s.annotations["provenance"] == "auto-accept").sum() == 159
+    lab._on_msg(lab, {"kind": "auto_accept", "step": "check"}, None)
+    assert lab.auto_accept["checked"] is True
+    assert lab.auto_accept["summary"].startswith("No auto-accept with error ≤ 2% (95%)")
+    assert s.undo_auto_accept(reviewer="alice") == 159
+    lab.close()
+
+
+def test_dashboard_shows_the_plan_with_a_button(audited, monkeypatch):
+    from llmlabel_widget import dashboard_auto
+    from llmlabel_widget.dashboard import Dashboard
+
+    monkeypatch.setattr(dashboard_auto, "MAX_ERROR", 0.10)
+    dash = Dashboard(audited)
+    box = dash.view()
+    bar = dash.auto_accept
+    assert bar.box in box.children
+    assert "159 remaining proposals can be auto-accepted with error ≤ 10% (95%)" in bar.text.value
+    assert bar.apply_button.description == "Auto-accept 159"
+    bar.apply_button.click()
+    assert (audited.annotations["provenance"] == "auto-accept").sum() == 159
+    assert bar.apply_button.layout.display == "none"
+    dash.close()
