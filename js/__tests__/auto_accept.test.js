@@ -9,14 +9,11 @@ afterEach(() => {
 describe("certified quality (issue 14)", () => {
   it("shows the calibrated confidence next to the raw one, as Python words it", () => {
     const line = "calibrated 0.71 (Platt, 48 audit labels) · raw 0.95";
-    const { root } = mount({
+    const { root, model } = mount({
       current: item({ proposal: { ...item().proposal, calibration: line } }),
     });
     expect(root.querySelector(".llmlabel-calibration")?.textContent).toBe(line);
-  });
-
-  it("shows no calibration line when Python sends none", () => {
-    const { root } = mount();
+    model.set("current", item()); // Python sends none: no line
     expect(root.querySelector(".llmlabel-calibration")).toBeNull();
   });
 
