@@ -49,7 +49,9 @@ def run(name: str, df: pd.DataFrame, gold: str, llm: str, conf_col: str, runs: i
             audit, held = order[:size], order[size:]
             raw.append(ece(frame.iloc[held], conf[held]))
             for method in cal:
-                fit = fit_calibration(conf[audit], correct[audit], method=method)
+                fit = fit_calibration(
+                    conf[audit], correct[audit], pool_confidence=conf, method=method
+                )
                 if method == "auto":
                     chosen = fit.method or fit.note
                 value = fit.predict(conf[held]) if fit.fitted else conf[held]
