@@ -41,4 +41,12 @@ describe("certified quality (issue 14)", () => {
     expect(apply.hidden || apply.style.display === "none").toBe(true);
     expect(root.querySelector(".llmlabel-auto-check")?.textContent).toBe("Check again");
   });
+
+  it("hides the bar when the session has no LLM", () => {
+    const { root, model } = mount();
+    const bar = /** @type {HTMLElement} */ (root.querySelector(".llmlabel-auto"));
+    expect(bar.hidden).toBe(false);
+    model.set("progress", { ...model.get("progress"), llm: false });
+    expect(bar.hidden).toBe(true);
+  });
 });

@@ -55,8 +55,10 @@ export function createAutoAccept(ctx) {
     apply.textContent = ready ? `Auto-accept ${fmt.format(a.covered || 0)}` : "";
     show(apply, ready);
     check.textContent = a.checked ? "Check again" : "Check auto-accept";
+    show(node, ctx.model.get(TRAITS.progress)?.llm !== false); // no LLM: nothing to accept
   }
   scope.onModel(TRAITS.autoAccept, render);
+  scope.onModel(TRAITS.progress, render);
   render();
   return { node, render, cleanup: scope.dispose };
 }
