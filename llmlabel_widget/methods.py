@@ -153,7 +153,7 @@ def _design_section(session: Any, ann: pd.DataFrame) -> Section:
 
 def _estimates_section(session: Any, level: float) -> Section:
     if callable(getattr(session, "pool_estimates", None)):
-        table = session.pool_estimates(level=level)
+        table = session.pool_estimates()
         text = ["Pool estimates, with intervals at the stated level and the method of each."]
     else:
         table = session.metrics(level=level).reset_index()

@@ -176,19 +176,21 @@ def certify_threshold(
         method += "; no confidence reported, so all proposals are one candidate"
     counts = _counts(conf, a_conf, a_wrong.astype(int))
     chosen, tested = _sequence(counts, max_error, level)
-    base = {"max_error": max_error, "level": level, "n_audit": len(a_wrong), "method": method}
+    n_audit = len(a_wrong)
     if chosen is not None:
         t, accepted, m, x = counts[chosen]
-        bound = _upper_bound(x, m, accepted, level)
         note = (
             f"{accepted:,} open proposals with confidence ≥ {t:g} err at most {max_error:.0%} "
             f"with probability ≥ {level:.0%} (audit: {x} errors in {m} items above it)"
         )
-        return Certificate(t, accepted, bound, **base, audit_in_region=m, audit_errors=x,
-                           note=note, tested=tested)  # fmt: skip
-    more, note = _more_labels(counts, n_pool, len(a_wrong), max_error, level)
-    return Certificate(None, 0, math.nan, **base, audit_in_region=0, audit_errors=0,
-                       more_audit_labels=more, note=note, tested=tested)  # fmt: skip
+        bound = _upper_bound(x, m, accepted, level)
+        return Certificate(
+            t, accepted, bound, max_error, level, n_audit, m, x, method, None, note, tested
+        )
+    more, note = _more_labels(counts, n_pool, n_audit, max_error, level)
+    return Certificate(
+        None, 0, math.nan, max_error, level, n_audit, 0, 0, method, more, note, tested
+    )
 
 
 def _more_labels(
