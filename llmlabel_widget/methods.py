@@ -51,7 +51,7 @@ class MethodsAppendix:
         """The appendix as Markdown (tables as pipe tables)."""
         out = ["## Methods"]
         for s in self.sections:
-            out += ["", f"### {s.title}", "", *s.text]
+            out += ["", f"### {s.title}", "", "\n\n".join(s.text)]
             if s.table is not None and len(s.table):
                 out += ["", _pipe_table(s.table)]
         return "\n".join(out) + "\n"

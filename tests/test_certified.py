@@ -254,6 +254,8 @@ def test_quality_table_leaves_auto_accepts_out():
         }
     )
     assert quality_table(df).loc["accuracy", ["value", "n"]].tolist() == [0.5, 2]
+    as_text = df.assign(context=[None, None, '{"provenance": "auto-accept"}'])  # read from CSV
+    assert quality_table(as_text).loc["accuracy", ["value", "n"]].tolist() == [0.5, 2]
 
 
 # -- the views ------------------------------------------------------------------------------------
