@@ -9,7 +9,7 @@ import { COLLAPSE_CHARS, COLLAPSE_LINES, LOW_CONFIDENCE } from "./protocol.js";
  * @typedef {{labels: string[], valid: boolean, rationale?: string | null,
  *   confidence?: number | null, confidence_method?: string | null, source?: string | null,
  *   model?: string | null, prompt_version?: string | null, raw?: string | null,
- *   problem?: string | null}} ProposalView
+ *   problem?: string | null, calibration?: string | null}} ProposalView
  * @typedef {{item_id: string, text: string, text_length?: number,
  *   meta?: Record<string, string>, proposal?: ProposalView | null, reason?: string,
  *   blind?: boolean, decision?: import("./parts/past.js").DecisionView | null}} Current
@@ -124,6 +124,9 @@ export function fillProposal(node, current, opts) {
   ]);
   /** @type {HTMLElement[]} */
   const children = [head];
+  if (p.calibration) {
+    children.push(h("div", { cls: "llmlabel-calibration", text: p.calibration }));
+  }
   if (p.rationale) {
     children.push(
       h("div", { cls: "llmlabel-rationale" }, [

@@ -17,6 +17,7 @@ export const TRAITS = Object.freeze({
   queueFilter: "queue_filter",
   history: "history",
   searchResults: "search_results",
+  autoAccept: "auto_accept",
 });
 
 /** Kinds of the custom messages the view sends (user intents). */
@@ -31,6 +32,7 @@ export const MSG = Object.freeze({
   forward: "forward",
   goto: "goto",
   search: "search",
+  autoAccept: "auto_accept",
 });
 
 /** Actions a key can trigger besides a label; the same names as in `shortcuts`. */

@@ -7,6 +7,7 @@
 import { h, show } from "./dom.js";
 import { keyLabel, mayTakeFocus } from "./keys.js";
 import { createActions } from "./parts/actions.js";
+import { createAutoAccept } from "./parts/auto_accept.js";
 import { createCard } from "./parts/card.js";
 import { createContext, keepingFocus } from "./parts/context.js";
 import { createFilter } from "./parts/filter.js";
@@ -45,6 +46,7 @@ import { MSG, TRAITS } from "./protocol.js";
  * @property {import("./parts/history.js").HistoryPart} history
  * @property {import("./parts/past.js").PastPart} past
  * @property {import("./parts/search.js").SearchPart} search
+ * @property {import("./parts/auto_accept.js").AutoAcceptPart} autoAccept
  * @property {() => void} renderCurrent
  * @property {() => void} renderLabels
  */
@@ -88,7 +90,7 @@ export function createView(model, el) {
   focusWhenShown(root, el, scope);
   const parts = [v.status, v.card, v.actions, v.filter, v.notes, v.keyboard, v.queue, v.intents];
   parts.push(v.queueFilter);
-  const navParts = [v.history, v.past, v.search];
+  const navParts = [v.history, v.past, v.search, v.autoAccept];
   return () => {
     scope.dispose();
     for (const part of [...parts, ...navParts]) part.cleanup();
@@ -135,6 +137,7 @@ function assemble(model) {
   v.history = createHistory(ctx, { go: goVia("history") });
   v.search = createSearch(ctx, { go: goVia("search"), close });
   v.past = createPast();
+  v.autoAccept = createAutoAccept(ctx);
   v.cardBox = h("div", { cls: "llmlabel-card" }, [
     ...v.card.nodes,
     v.past.node,
@@ -152,6 +155,7 @@ function assemble(model) {
   const s = v.status;
   root.append(s.header, ...s.lines, v.queueFilter.bar, v.queueFilter.panel, v.search.panel);
   root.append(v.cardBox, s.doneBox, v.keyboard.helpPanel, v.history.node, v.queue.node);
+  root.append(v.autoAccept.node);
   return v;
 }
 

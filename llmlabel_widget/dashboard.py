@@ -100,6 +100,7 @@ class Dashboard:
         self._closed = False
         self._frame: Any = None  # the view's strip that reports width and theme (on display)
         self._box: Any = None
+        self.auto_accept: Any = None  # the auto-accept bar, made with the view (dashboard_auto)
         self.figure = go.FigureWidget(build_figure(width=width, height=height))
         self.refresh()
         # Look on the class: a stand-in with only .annotations has nothing to subscribe to.
@@ -283,6 +284,11 @@ class Dashboard:
 
             self._frame, self._box = framed(self.figure)
             self._frame.observe(self._fit, names=["width", "theme"])
+            if callable(getattr(type(self.session), "auto_accept_plan", None)):
+                from .dashboard_auto import AutoAcceptBox  # the certified auto-accept bar
+
+                self.auto_accept = AutoAcceptBox(self.session)
+                self._box.children = (self._box.children[0], self.auto_accept.box, self.figure)
             reviewers_panel(self)
         return self._box
 
@@ -328,6 +334,7 @@ def write_report(
     title: str = "Annotation quality",
     width: int = 1200,
     height: int = 760,
+    appendix: str = "",
     **options: Any,
 ) -> Path:
     """Write the dashboard's charts and the figure tables to one self-contained HTML file.
@@ -340,6 +347,7 @@ def write_report(
     ann : ``session.annotations``.
     path : the ``.html`` file to write.
     labels, raters, learning_curve : as for :class:`Dashboard`.
+    appendix : an HTML fragment added at the end (``Session.report`` adds its methods section).
     **options : passed to :func:`llmlabel_widget.metrics.summarize`.
 
     Examples
@@ -367,6 +375,7 @@ def write_report(
         ),
         _table_html(summary.reliability, "Reliability bins", summary.reliability.attrs["note"]),
         _table_html(summary.rates, "Decisions"),
+        appendix,
     ]
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

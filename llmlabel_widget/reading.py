@@ -78,12 +78,32 @@ def annotations_frame(
     out.insert(2, "state", state)
     out["decision_seq"] = out["decision_seq"].astype("Int64")
     out["context"] = out["context"].map(json.loads, na_action="ignore").astype(object)
+    out["provenance"] = _provenance(out["context"], out["decision"])
     if with_meta and items["meta"].notna().any():
         lines = items["meta"].fillna("{}")
         meta = pd.read_json(_lines(lines), lines=True, dtype=False)
         meta = meta.rename(columns=_meta_names(meta.columns, out.columns))
         out = pd.concat([out, meta.set_index(out.index)], axis=1)
     return out
+
+
+def _provenance(context: pd.Series, decision: pd.Series) -> pd.Series:
+    """Who produced each labelling decision: ``human``, ``audit`` (a human labelling a
+    random-audit item) or ``auto-accept`` (a certified auto-accept); None for no label."""
+
+    def one(c: object, kind: object) -> str | None:
+        if kind not in ("accept", "correct", "label"):
+            return None
+        c = c if isinstance(c, dict) else {}
+        if c.get("provenance") == "auto-accept":
+            return "auto-accept"
+        return "audit" if c.get("audit") is True else "human"
+
+    return pd.Series(
+        [one(c, k) for c, k in zip(context, decision, strict=True)],
+        index=context.index,
+        dtype=object,
+    )
 
 
 def _labels_column(task: LabelTask, col: pd.Series) -> pd.Series:

@@ -22,6 +22,7 @@ from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
 from .batches import BatchJobs
+from .certification import Certification
 from .ingest import (
     AddPlan,
     AddReport,
@@ -61,7 +62,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation, BatchJobs, Team):
+class Session(PromptTrials, Navigation, BatchJobs, Team, Certification):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -368,7 +369,8 @@ class Session(PromptTrials, Navigation, BatchJobs, Team):
         """
         from .dashboard import write_report  # plotly only when asked
 
-        return write_report(self.annotations, path, labels=self.task, **options)
+        appendix = self.methods().html()  # the methods section a paper can cite
+        return write_report(self.annotations, path, labels=self.task, appendix=appendix, **options)
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""

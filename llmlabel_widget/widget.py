@@ -26,6 +26,7 @@ from .labeler_card import (
     is_blind,
     proposal_view,
 )
+from .labeler_certified import AutoAcceptBar, with_calibration
 from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
 from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
 from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
@@ -52,7 +53,7 @@ VIA = "labeler"
 _LIVE: weakref.WeakValueDictionary[tuple[int, str], Labeler] = weakref.WeakValueDictionary()
 
 
-class Labeler(anywidget.AnyWidget):
+class Labeler(AutoAcceptBar, anywidget.AnyWidget):
     """Review LLM proposals one item at a time, keyboard first.
 
     Parameters
@@ -290,6 +291,9 @@ class Labeler(anywidget.AnyWidget):
         }.get(kind if isinstance(kind, str) else "")
         if kind == "search":  # a read: no revision, the item on screen stays
             self.search_results = nav.search_view(self._session, content.get("query"))
+            return
+        if kind == "auto_accept":  # check, or apply the checked plan (labeler_certified)
+            self._auto_accept(content)
             return
         if handler is None:
             self._drop("unknown kind", content)
@@ -578,7 +582,7 @@ class Labeler(anywidget.AnyWidget):
         return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
 
     def _proposal(self, item_id: str) -> dict[str, Any] | None:
-        view = proposal_view(self._session.proposal(item_id))
+        view = with_calibration(proposal_view(self._session.proposal(item_id)), self._session)
         if view is not None:
             self._memo["proposal_seen"] = True
         return view

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..task import DECISION_KINDS
 from .intervals import NOT_ENOUGH, _proportion, _wilson, newcombe_interval, wilson_interval
-from .pairs import _Pairs, _pairs
+from .pairs import _Pairs, _pairs, auto_accepted
 
 
 def decision_rates(ann: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
@@ -18,6 +18,8 @@ def decision_rates(ann: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     ``acceptance`` = accepts / (accepts + corrections) and ``correction`` its complement;
     ``skip`` = skips / all decisions; ``no_proposal`` = labels given without a valid LLM
     proposal / decided items. Each with its count ``k``, denominator ``n`` and Wilson interval.
+    Certified auto-accepts are not human decisions: they count in none of these, only in
+    ``auto_accept`` = auto-accepted / (decided + auto-accepted) items.
 
     Examples
     --------
@@ -25,8 +27,11 @@ def decision_rates(ann: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     >>> decision_rates(df).loc["acceptance", ["k", "n"]].tolist()
     [2, 3]
     """
+    auto = auto_accepted(ann["context"]) if "context" in ann.columns else np.zeros(len(ann), bool)
     counts = (
-        ann["decision"].value_counts() if "decision" in ann.columns else pd.Series(dtype="int64")
+        ann.loc[~auto, "decision"].value_counts()
+        if "decision" in ann.columns
+        else pd.Series(dtype="int64")
     )
     c = {kind: int(counts.get(kind, 0)) for kind in DECISION_KINDS}
     reviewed_llm = c["accept"] + c["correct"]
@@ -36,6 +41,7 @@ def decision_rates(ann: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
         "correction": (c["correct"], reviewed_llm),
         "skip": (c["skip"], decided + c["skip"]),
         "no_proposal": (c["label"], decided),
+        "auto_accept": (int(auto.sum()), decided + int(auto.sum())),  # not human labels
     }
     k = np.array([v[0] for v in rows.values()])
     n = np.array([v[1] for v in rows.values()])

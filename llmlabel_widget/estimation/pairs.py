@@ -45,7 +45,26 @@ def _decided_mask(ann: pd.DataFrame, human: str) -> np.ndarray:
     mask = _present(ann[human])
     if "state" in ann.columns:
         mask = mask & (ann["state"] == "decided").to_numpy(bool)
+    if "context" in ann.columns:  # an auto-accepted item has no human label
+        mask = mask & ~auto_accepted(ann["context"])
     return mask
+
+
+AUTO_ACCEPT = "auto-accept"  # the provenance of a certified auto-accept decision
+
+
+def auto_accepted(context: pd.Series) -> np.ndarray:
+    """Which decisions a certified auto-accept recorded (``provenance`` in their context)."""
+    return np.fromiter((_is_auto(c) for c in context), bool, len(context))
+
+
+def _is_auto(c: object) -> bool:
+    if isinstance(c, str) and AUTO_ACCEPT in c:  # a context read back from CSV or JSON text
+        try:
+            c = json.loads(c)
+        except ValueError:
+            return False
+    return isinstance(c, Mapping) and c.get("provenance") == AUTO_ACCEPT
 
 
 _NO_CONTEXT = (False, False, math.nan)
