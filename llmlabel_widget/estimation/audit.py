@@ -141,9 +141,10 @@ def domain_mean(
         v = total / n_d
         return Estimate(v, v, v, n_human, math.inf, "every item reviewed")
     resp = s & known
-    if not resp.any():
+    if not resp.any():  # only the bounds: each item not reviewed may be 0 or 1
         why = f"{NOT_ENOUGH}: no audit item among the {int(comp.sum())} not reviewed"
-        return Estimate(math.nan, math.nan, math.nan, n_human, 0.0, why)
+        lo, hi = total / n_d, (total + int(comp.sum())) / n_d
+        return Estimate(math.nan, lo, hi, n_human, 0.0, why + "; interval: worst cases")
     m, low, high, method = _complement(z, g, resp, comp & ~(s & ~known), level)
     if (s & ~known).any():  # non-response: both worst cases
         lows, highs = [], []
@@ -230,7 +231,9 @@ def _recall(
     low, high = ratio(h.low, m.high), ratio(h.high, m.low)
     if math.isnan(value) or math.isnan(low) or math.isnan(high):
         why = f"{NOT_ENOUGH}: " + (h.method if math.isnan(h.value) else m.method)
-        return Estimate(math.nan, math.nan, math.nan, n_human, 0.0, why)
+        if math.isnan(low) or math.isnan(high):
+            low, high = 0.0, 1.0
+        return Estimate(math.nan, low, high, n_human, 0.0, why)
     method = f"ratio of two domain estimates at {inner:.1%} each ({h.method}; {m.method})"
     return Estimate(value, low, high, n_human, math.nan, method)
 
