@@ -281,3 +281,24 @@ def _gwsd_pool(ids, human, llm, conf) -> PoolState:
         llm_agreement=np.full(n, np.nan),
         classes=["agree", "neutral_or_disagree"],
     )
+
+
+def test_the_dashboard_shows_the_sessions_pool_estimate(audited, gwsd):
+    from llmlabel_widget.dashboard import Dashboard
+
+    s = audited
+    gold = gwsd.set_index("id")["gold_label"]
+    for _ in range(12):  # explore=1.0: every slot is an audit slot
+        q = s.queue(1)[0]
+        s.decide(q.item_id, gold[q.item_id], reviewer="gold", context=q.context())
+        s.selector.refit()
+    acc = _row(s.pool_estimates(), "accuracy")
+    dash = Dashboard(s, n_boot=0)
+    try:
+        row = dash.summary().table.loc["accuracy_pool"]
+        assert (row["value"], row["low"], row["high"]) == (acc["value"], acc["low"], acc["high"])
+        assert row["note"] == acc["method"]
+        pool = next(t for t in dash.figure.data if t.meta == "pool")
+        assert pool.y[0] == pytest.approx(acc["value"])
+    finally:
+        dash.close()
