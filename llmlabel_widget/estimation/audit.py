@@ -120,12 +120,21 @@ def _complement(
 
 
 def domain_mean(
-    state: AuditState, z: np.ndarray, g: np.ndarray, domain: np.ndarray, level: float
+    state: AuditState,
+    z: np.ndarray,
+    g: np.ndarray,
+    domain: np.ndarray,
+    level: float,
+    strata: np.ndarray | None = None,
 ) -> Estimate:
     """The mean of ``z`` (0/1, NaN = unknown) over the items in ``domain``, with its interval.
 
     ``g`` predicts ``z`` on every item (from the LLM). Reviewed items count exactly; the
-    complement is estimated from its audit items (see the module docstring).
+    complement is estimated from its audit items (see the module docstring). With
+    ``strata`` (a code per item, known on the whole pool) and at least :data:`SMALL` audit
+    items, the complement is estimated per stratum (strata with fewer than
+    :data:`MIN_STRATUM` audit items pooled) and the parts combined by MOVER (Newcombe's
+    square-and-add of each part's interval).
     """
     domain = np.asarray(domain, dtype=bool)
     n_d = int(domain.sum())
@@ -140,22 +149,21 @@ def domain_mean(
     if not comp.any():
         v = total / n_d
         return Estimate(v, v, v, n_human, math.inf, "every item reviewed")
-    resp = s & known
-    if not resp.any():  # only the bounds: each item not reviewed may be 0 or 1
+    if not (s & known).any():  # only the bounds: each item not reviewed may be 0 or 1
         why = f"{NOT_ENOUGH}: no audit item among the {int(comp.sum())} not reviewed"
         lo, hi = total / n_d, (total + int(comp.sum())) / n_d
         return Estimate(math.nan, lo, hi, n_human, 0.0, why + "; interval: worst cases")
-    m, low, high, method = _complement(z, g, resp, comp & ~(s & ~known), level)
-    if (s & ~known).any():  # non-response: both worst cases
-        lows, highs = [], []
-        for fill in (0.0, 1.0):
-            zf = np.where(s & ~known, fill, z)
-            _, lo, hi, _ = _complement(zf, g, s, comp, level)
-            lows.append(lo)
-            highs.append(hi)
-        low, high = min(lows), max(highs)
-        method += f"; {int((s & ~known).sum())} skipped audit item(s) taken at worst"
+    parts = _strata(comp, s & known, strata)
+    results = [_part(z, g, part, s, known, level) for part in parts]
     nc = int(comp.sum())
+    w = [int(part.sum()) / nc for part in parts]
+    m = sum(wi * r[0] for wi, r in zip(w, results, strict=True))
+    low = m - math.sqrt(sum((wi * (r[0] - r[1])) ** 2 for wi, r in zip(w, results, strict=True)))
+    high = m + math.sqrt(sum((wi * (r[2] - r[0])) ** 2 for wi, r in zip(w, results, strict=True)))
+    low, high = max(low, 0.0), min(high, 1.0)
+    method = results[0][3] if len(results) == 1 else f"{len(results)} strata by LLM label: "
+    if len(results) > 1:
+        method += "; ".join(r[3] for r in results) + " (MOVER)"
     v, lo, hi = ((total + nc * x) / n_d for x in (m, low, high))
     z_ = _z(level)
     p = min(max(v, 0.0), 1.0)
@@ -163,6 +171,48 @@ def domain_mean(
     if census.any():
         method += f" + {int(census.sum())} reviewed items counted exactly"
     return Estimate(v, lo, hi, n_human, n_eff, method)
+
+
+MIN_STRATUM = 10  # audit items a stratum needs to be estimated on its own
+
+
+def _strata(comp: np.ndarray, resp: np.ndarray, strata: np.ndarray | None) -> list[np.ndarray]:
+    """The complement split by ``strata``; strata with few audit items pooled together."""
+    if strata is None or int(resp.sum()) < SMALL:
+        return [comp]
+    own, rest = [], np.zeros_like(comp)
+    for h in np.unique(strata[comp]):
+        part = comp & (strata == h)
+        if int((part & resp).sum()) >= MIN_STRATUM:
+            own.append(part)
+        else:
+            rest |= part
+    if rest.any():
+        if (rest & resp).any() or not own:
+            own.append(rest)
+        else:  # no audit item among them: fold them into the largest stratum
+            big = max(range(len(own)), key=lambda k: int(own[k].sum()))
+            own[big] = own[big] | rest
+    return own
+
+
+def _part(
+    z: np.ndarray, g: np.ndarray, comp: np.ndarray, s: np.ndarray, known: np.ndarray, level: float
+) -> tuple[float, float, float, str]:
+    """Mean of ``z`` over ``comp`` from its audit items; skipped ones at both worst cases."""
+    s = s & comp
+    resp, missing = s & known, s & ~known
+    m, low, high, method = _complement(z, g, resp, comp & ~missing, level)
+    if missing.any():
+        lows, highs = [], []
+        for fill in (0.0, 1.0):
+            zf = np.where(missing, fill, z)
+            _, lo, hi, _ = _complement(zf, g, s, comp, level)
+            lows.append(lo)
+            highs.append(hi)
+        low, high = min(lows), max(highs)
+        method += f"; {int(missing.sum())} skipped audit item(s) taken at worst"
+    return m, low, high, method
 
 
 def pool_estimates(
@@ -192,7 +242,8 @@ def pool_estimates(
         is_c = np.array([np.nan if h is None else float(h == c) for h in truth])
         said = np.array([f == c for f in llm], dtype=bool)
         g_share = np.where(said, conf, np.where(valid, (1 - conf) / (k - 1), 1 / k))
-        rows.append((f"share[{c}]", domain_mean(state, is_c, g_share, np.ones_like(valid), level)))
+        share = domain_mean(state, is_c, g_share, np.ones_like(valid), level, strata=said)
+        rows.append((f"share[{c}]", share))
         rows.append((f"precision[{c}]", domain_mean(state, is_c, conf, said, level)))
         rows.append((f"recall[{c}]", _recall(state, is_c, said, g_share, conf, level)))
     out = pd.DataFrame(
