@@ -165,16 +165,18 @@ def bench(d: Data, runs: int, sizes: tuple[int, ...], cache: Path | None) -> Non
     snaps = {}
     if cache is not None and (cache / f"{key}.pkl").exists():  # replays kept by --cache
         snaps = pickle.loads((cache / f"{key}.pkl").read_bytes())  # noqa: S301 (our own file)
-    for strategy in STRATEGIES:
-        rows = []
-        for run in range(runs):
+    rows: dict[str, list] = {name: [] for name in STRATEGIES}
+    for run in range(runs):  # strategies in turn, so a cut-short bench still has both
+        for strategy in STRATEGIES:
             if (strategy, run) not in snaps:
                 snaps[strategy, run] = replay(d, x, classes, strategy, run, grid)
-                if cache is not None and run % 10 == 9:
-                    save(cache, key, snaps)
             for snap in snaps[strategy, run]:
-                rows += score(d, classes, snap, truth)
-        df = pd.DataFrame(rows, columns=["size", "q", "covered", "width", "wilson", "degenerate"])
+                rows[strategy] += score(d, classes, snap, truth)
+        if cache is not None and run % 5 == 4:
+            save(cache, key, snaps)
+    for strategy in STRATEGIES:
+        cols = ["size", "q", "covered", "width", "wilson", "degenerate"]
+        df = pd.DataFrame(rows[strategy], columns=cols)
         df["group"] = df["q"].str.replace(r"\[.*\]", "", regex=True)
         table = summarise(df)
         table.insert(0, "strategy", strategy)

@@ -32,7 +32,7 @@ def audit_positions(ids: np.ndarray | list[str], seed: int) -> np.ndarray:
     prefix = f"{int(seed)}\x1f".encode()
     keys = np.fromiter(
         (
-            int.from_bytes(hashlib.blake2b(prefix + str(i).encode(), digest_size=8).digest())
+            int.from_bytes(hashlib.blake2b(prefix + str(i).encode(), digest_size=8).digest(), "big")
             for i in ids
         ),
         dtype=np.uint64,
