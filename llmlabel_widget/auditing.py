@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import numpy as np
@@ -54,13 +55,9 @@ class PoolEstimates:
             )
         ann = self._annotations(with_meta=False)
         decided = (ann["state"] == "decided").to_numpy(bool)
-        contexts = [c if isinstance(c, dict) else {} for c in ann["context"]]
-        audited = np.array(["audit_rank" in c and c.get("audit") for c in contexts], dtype=bool)
-        covered = {
-            str(i) for c, d in zip(contexts, decided, strict=True) if d for i in c.get("covers", [])
-        }
         ids = ann["item_id"].astype(str).to_numpy(object)
-        census = decided & (~audited | np.isin(ids, list(covered)))
+        audited, covered = self._audit_marks()
+        census = decided & (~np.isin(ids, list(audited)) | np.isin(ids, list(covered)))
         human = np.empty(len(ann), dtype=object)
         human[:] = [lab if d else None for lab, d in zip(ann["label"], decided, strict=True)]
         valid = ann["llm_valid"].fillna(False).to_numpy(bool)
@@ -76,6 +73,21 @@ class PoolEstimates:
             skipped=(ann["state"] == "skipped").to_numpy(bool),
             census=census,
         )
+
+    def _audit_marks(self) -> tuple[set[str], set[str]]:
+        """Items ever decided in an audit slot, and items a ranked pick walked past (from
+        every live event, so a later decision through history keeps the item's audit mark)."""
+        events = self.store.live_events()
+        raw = events["context"].dropna().astype(str)
+        raw = raw[raw.str.contains('"audit_rank"|"covers"', regex=True)]
+        audited: set[str] = set()
+        covered: set[str] = set()
+        for item_id, text in zip(events.loc[raw.index, "item_id"], raw, strict=True):
+            ctx = json.loads(text)
+            if ctx.get("audit") and "audit_rank" in ctx:
+                audited.add(str(item_id))
+            covered.update(str(i) for i in ctx.get("covers", []))
+        return audited, covered
 
     def pool_estimates(self, *, level: float = 0.95) -> pd.DataFrame:
         """The LLM's accuracy, each label's share, precision and recall on the whole pool.

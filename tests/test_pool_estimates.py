@@ -302,3 +302,16 @@ def test_the_dashboard_shows_the_sessions_pool_estimate(audited, gwsd):
         assert pool.y[0] == pytest.approx(acc["value"])
     finally:
         dash.close()
+
+
+def test_an_audit_item_decided_again_through_history_stays_in_the_audit_sample(audited, gwsd):
+    s = audited
+    gold = gwsd.set_index("id")["gold_label"]
+    q = s.queue(1)[0]
+    assert q.audit
+    s.decide(q.item_id, gold[q.item_id], reviewer="gold", context=q.context())
+    other = next(lab for lab in ("agree", "neutral_or_disagree") if lab != gold[q.item_id])
+    s.decide(q.item_id, other, reviewer="gold", context={"chosen": "history", "audit": False})
+    acc = _row(s.pool_estimates(), "accuracy")
+    assert "on 1 audit items" in acc["method"]
+    assert "reviewed items counted exactly" not in acc["method"]
