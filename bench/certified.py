@@ -16,7 +16,8 @@ estimates, compared with the truth over the whole pool. Printed per data set, st
   shares, precisions and recalls the worst label);
 - width: mean interval width; ratio: mean width / mean width of a Wilson interval on the
   audit sample alone (the first M items of the audit order, human-labeled);
-- degenerate: intervals of width 0 while some item of their domain was unknown;
+- degenerate: intervals of width 0 while some item of their domain was unknown (a precision
+  whose label's items were all reviewed is exact, not degenerate);
 - auto-accept: realised error among auto-accepted items and labels saved, from
   `llmlabel_widget.estimation.auto_accept.certify_threshold` when it exists ("-" if not).
 
@@ -83,6 +84,18 @@ def state_of(d: Data, human: dict[int, str], census: np.ndarray, pos: np.ndarray
     return AuditState(h, llm, conf, pos, np.zeros(n, dtype=bool), np.asarray(census, dtype=bool))
 
 
+def unknown(st: AuditState, quantity: str) -> bool:
+    """Whether some item of the quantity's domain is still unknown (precision: the items the
+    LLM gave that label; accuracy: items with an LLM label; shares, recall: the pool)."""
+    if quantity.startswith("precision["):
+        domain = np.array([f == quantity[len("precision[") : -1] for f in st.llm])
+    elif quantity == "accuracy":
+        domain = np.array([f is not None for f in st.llm])
+    else:
+        domain = np.ones(len(st.llm), dtype=bool)
+    return bool((domain & ~st.decided).any())
+
+
 def wilson_audit(st: AuditState, quantity: str) -> float:
     """Width of the Wilson interval on the audit sample alone, for accuracy or a share."""
     s = st.sample & st.decided
@@ -135,7 +148,6 @@ def score(d: Data, classes, snap: tuple, truth: pd.Series) -> list[tuple]:
     pos = audit_positions(np.array([str(i) for i in range(n)], dtype=object), audit_seed)
     st = state_of(d, human, census, pos)
     est = pool_estimates(st, classes).set_index("quantity")
-    unknown = len(human) < n
     rows = []
     for q, r in est.iterrows():
         t = truth[q]
@@ -144,7 +156,7 @@ def score(d: Data, classes, snap: tuple, truth: pd.Series) -> list[tuple]:
         width = r["high"] - r["low"]
         covered = bool(r["low"] - 1e-12 <= t <= r["high"] + 1e-12)
         ww = wilson_audit(st, q) if q == "accuracy" or q.startswith("share[") else np.nan
-        rows.append((size, q, covered, width, ww, unknown and width <= 0))
+        rows.append((size, q, covered, width, ww, width <= 0 and unknown(st, q)))
     if certify_threshold is not None:
         pass  # HOOK: certify_threshold on (st, d): add realised error and labels saved
     return rows

@@ -27,7 +27,11 @@ class PoolEstimates:
         raise NotImplementedError
 
     def audit_seed(self) -> int:
-        """The seed of this pool's audit order: drawn on first use, then kept in the store.
+        """The seed of this pool's audit order: set on first use, then kept in the store.
+
+        It is the selector's ``seed`` when the store first needs one (so the same seed and
+        the same decisions give the same queue); the order is a keyed hash of the item ids,
+        independent of their labels.
 
         Examples
         --------
@@ -35,8 +39,9 @@ class PoolEstimates:
         True
         """
         raw = self.store.get_meta(AUDIT_SEED)
-        if raw is None:
-            raw = str(new_audit_seed())
+        if raw is None:  # the selector's seed, so a replayed session gets the same queue
+            selector = getattr(self, "_selector", None)
+            raw = str(new_audit_seed() if selector is None else selector.seed)
             with contextlib.suppress(Exception):  # a read-only store: a seed for now
                 self.store.set_meta(AUDIT_SEED, raw)
             raw = self.store.get_meta(AUDIT_SEED) or raw
