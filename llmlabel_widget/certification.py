@@ -109,6 +109,14 @@ class Certification:
 
     _calibration_memo: tuple[Any, Calibration] | None = None
 
+    def _audit_labels(self, ann: pd.DataFrame) -> pd.DataFrame:
+        """The decided items of the audit sample (the first M of the pool's audit order,
+        however each was decided); a multi-label task has no audit order: its audit slots."""
+        if self.task.multi_label:  # type: ignore[attr-defined]
+            return audit_sample(ann)
+        state = self.audit_state(ann)  # type: ignore[attr-defined]
+        return audit_sample(ann, rows=state.sample & state.decided)
+
     def calibration(self, *, method: str = "auto") -> Calibration:
         """The LLM's confidence recalibrated on the audit labels (see
         :mod:`llmlabel_widget.estimation.recalibration`).
@@ -119,7 +127,7 @@ class Certification:
         'calibrated 0.71 (Platt, 48 audit labels) · raw 0.95'
         """
         ann = self._annotations(with_meta=False)  # type: ignore[attr-defined]
-        audit = audit_sample(ann)
+        audit = self._audit_labels(ann)
         audit = audit[audit["valid"]]
         pool = _confidence(ann[ann["llm_valid"].fillna(False).to_numpy(bool)])
         return fit_calibration(
@@ -163,7 +171,7 @@ class Certification:
         >>> plan.apply(annotator="alice")  # doctest: +SKIP
         """
         ann = self._annotations(with_meta=False)  # type: ignore[attr-defined]
-        audit = audit_sample(ann)
+        audit = self._audit_labels(ann)
         audit = audit[audit["valid"]]
         valid = ann["llm_valid"].fillna(False).to_numpy(bool)
         open_ = ann[ann["state"].isin(OPEN_STATES).to_numpy(bool) & valid]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
+import dataclasses
 import html
 import logging
 import math
@@ -120,9 +121,10 @@ class Dashboard:
         --------
         >>> dash.summary().table.loc["accuracy", "value"]  # doctest: +SKIP
         """
-        return metrics.summarize(
+        summary = metrics.summarize(
             self.session.annotations, labels=self.labels, raters=self.raters, **self.options
         )
+        return _with_pool_estimate(summary, self.session)
 
     def refresh(self) -> None:
         """Recompute every figure and update the charts in place now.
@@ -224,9 +226,10 @@ class Dashboard:
         if self._reader is None and callable(getattr(self.session, "reader", None)):
             self._reader = self.session.reader()
         source = self._reader if self._reader is not None else self.session
-        return metrics.summarize(
+        summary = metrics.summarize(
             source.annotations, labels=self.labels, raters=self.raters, **self.options
         )
+        return _with_pool_estimate(summary, source)
 
     def close(self) -> None:
         """Stop redrawing: unsubscribe, cancel a pending redraw, stop the worker, close the reader.
@@ -391,3 +394,27 @@ def write_report(
     from .export import write_atomically
 
     return write_atomically(dest, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+def _with_pool_estimate(summary: Summary, source: Any) -> Summary:
+    """The pool accuracy from ``source.pool_estimates()`` (a Session's: valid under adaptive
+    review, see :mod:`llmlabel_widget.estimation.audit`) in place of the annotations' own."""
+    if not callable(getattr(type(source), "pool_estimates", None)):
+        return summary  # a stand-in with only .annotations
+    try:
+        est = source.pool_estimates().set_index("quantity").loc["accuracy"]
+    except ValueError:  # a multi-label task: the annotations' figure stays
+        return summary
+    table = summary.table.copy()
+    n = int(est["n_human"])
+    method = "audit + reviewed (PPI++)" if n else "audit + reviewed"
+    table.loc["accuracy_pool", ["value", "low", "high", "n", "method", "note"]] = [
+        float(est["value"]),
+        float(est["low"]),
+        float(est["high"]),
+        n,
+        method,
+        str(est["method"]),
+    ]
+    table.loc["accuracy_pool", "interval"] = f"{est['level']:.0%}, see note"
+    return dataclasses.replace(summary, table=table)

@@ -21,6 +21,7 @@ import pandas as pd
 from . import export, queue_filter, reading, runner
 from ._checkpoint import IdleCheckpointer
 from .annotators.base import Annotator, Estimate, RunReport
+from .auditing import PoolEstimates
 from .batches import BatchJobs
 from .certification import Certification
 from .ingest import (
@@ -62,7 +63,7 @@ def _default_user() -> str:
         return "human"
 
 
-class Session(PromptTrials, Navigation, BatchJobs, Team, Certification):
+class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEstimates):
     """A labeling session stored in one SQLite file.
 
     Create or resume one with :meth:`Session.open`.
@@ -91,6 +92,7 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification):
         # first queue(). Decisions reach it (background refits) once it ranks, or at once
         # when it was passed in: the default one costs a script nothing until queue().
         self._selector._session = self
+        self._selector._audit_seed = self.audit_seed()
         self._ranking = False
         self._live = selector is not None
         self.user = user or _default_user()

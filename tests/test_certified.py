@@ -16,6 +16,7 @@ from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.estimation import decision_rates, quality_table
 from llmlabel_widget.estimation.anchoring import anchoring_estimates
 from llmlabel_widget.estimation.audit_labels import audit_sample
+from llmlabel_widget.selection.audit import audit_positions
 from llmlabel_widget.estimation.auto_accept import certify_threshold
 from llmlabel_widget.estimation.recalibration import fit_calibration
 
@@ -172,7 +173,8 @@ def audited(tmp_path):
     s = Session.open(tmp_path / "a.labels.db", data=df[["id", "text"]], task=task, annotator=ann)
     s.propose(progress=False)
     gold = dict(zip(df["id"].astype(str), df["gold_label"], strict=True))
-    order = np.random.default_rng(1).permutation(df["id"].astype(str).to_numpy())
+    ids = df["id"].astype(str).to_numpy()
+    order = ids[np.argsort(audit_positions(ids, s.audit_seed()))]  # the pool's audit order
     for r, i in enumerate(order[:300]):
         s.decide(i, gold[i], reviewer="bob", context={"audit": True, "audit_rank": r})
     yield s
@@ -183,12 +185,12 @@ def test_plan_apply_undo_export_and_metrics(audited, tmp_path):
     s = audited
     before = s.metrics().loc["accuracy", ["value", "n"]].tolist()
     plan = s.auto_accept_plan(max_error=0.10, level=0.95)
-    assert (plan.threshold, plan.covered, plan.n_audit) == (0.95, 159, 300)
+    assert (plan.threshold, plan.covered, plan.n_audit) == (0.95, 162, 300)
     assert plan.bound <= 0.10
-    assert plan.summary() == ("159 remaining proposals can be auto-accepted with error ≤ 10% (95%)")
-    assert plan.apply(annotator="alice") == 159
+    assert plan.summary() == ("162 remaining proposals can be auto-accepted with error ≤ 10% (95%)")
+    assert plan.apply(annotator="alice") == 162
     ann = s.annotations
-    assert ann["provenance"].value_counts().to_dict() == {"audit": 300, "auto-accept": 159}
+    assert ann["provenance"].value_counts().to_dict() == {"audit": 300, "auto-accept": 162}
     auto = ann[ann["provenance"] == "auto-accept"]
     assert set(auto["decision"]) == {"accept"}
     assert set(auto["annotator"]) == {"alice"}
@@ -196,12 +198,12 @@ def test_plan_apply_undo_export_and_metrics(audited, tmp_path):
     # not human labels: the quality figures are the audit's alone, auto-accepts counted apart
     assert s.metrics().loc["accuracy", ["value", "n"]].tolist() == before
     rates = decision_rates(ann)
-    assert rates.loc["auto_accept", "k"] == 159
+    assert rates.loc["auto_accept", "k"] == 162
     assert rates.loc["acceptance", "n"] == 300
     out = pd.read_json(s.export(tmp_path / "out.jsonl"), lines=True)
-    assert (out["provenance"] == "auto-accept").sum() == 159
-    assert "Applied: 159 items auto-accepted" in s.methods().markdown()
-    assert plan.undo() == 159
+    assert (out["provenance"] == "auto-accept").sum() == 162
+    assert "Applied: 162 items auto-accepted" in s.methods().markdown()
+    assert plan.undo() == 162
     assert "auto-accept" not in set(s.annotations["provenance"].dropna())
 
 
@@ -209,8 +211,8 @@ def test_plan_that_does_not_qualify_says_how_many_more(audited):
     plan = audited.auto_accept_plan(max_error=0.05)
     assert not plan.certified if hasattr(plan, "certified") else plan.threshold is None
     assert plan.covered == 0
-    assert plan.more_audit_labels == 142
-    assert "about 142 more audit labels" in plan.summary()
+    assert plan.more_audit_labels == 109
+    assert "about 109 more audit labels" in plan.summary()
     with pytest.raises(ValueError, match="nothing to apply"):
         plan.apply(annotator="alice")
 
@@ -272,16 +274,16 @@ def test_labeler_card_line_and_auto_accept_intents(audited):
     lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": stale}, None)
     assert "auto-accept" not in set(s.annotations["provenance"].dropna())
     lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": lab.revision}, None)
-    assert (s.annotations["provenance"] == "auto-accept").sum() == 159
-    assert lab.notice.startswith("Auto-accepted 159 items")
-    assert lab.auto_accept["applied"] == 159
+    assert (s.annotations["provenance"] == "auto-accept").sum() == 162
+    assert lab.notice.startswith("Auto-accepted 162 items")
+    assert lab.auto_accept["applied"] == 162
     # a repeat finds no plan: nothing more is recorded
     lab._on_msg(lab, {"kind": "auto_accept", "step": "apply", "revision": lab.revision}, None)
-    assert (s.annotations["provenance"] == "auto-accept").sum() == 159
+    assert (s.annotations["provenance"] == "auto-accept").sum() == 162
     lab._on_msg(lab, {"kind": "auto_accept", "step": "check"}, None)
     assert lab.auto_accept["checked"] is True
     assert lab.auto_accept["summary"].startswith("No auto-accept with error ≤ 2% (95%)")
-    assert s.undo_auto_accept(reviewer="alice") == 159
+    assert s.undo_auto_accept(reviewer="alice") == 162
     lab.close()
 
 
@@ -294,9 +296,9 @@ def test_dashboard_shows_the_plan_with_a_button(audited, monkeypatch):
     box = dash.view()
     bar = dash.auto_accept
     assert bar.box in box.children
-    assert "159 remaining proposals can be auto-accepted with error ≤ 10% (95%)" in bar.text.value
-    assert bar.apply_button.description == "Auto-accept 159"
+    assert "162 remaining proposals can be auto-accepted with error ≤ 10% (95%)" in bar.text.value
+    assert bar.apply_button.description == "Auto-accept 162"
     bar.apply_button.click()
-    assert (audited.annotations["provenance"] == "auto-accept").sum() == 159
+    assert (audited.annotations["provenance"] == "auto-accept").sum() == 162
     assert bar.apply_button.layout.display == "none"
     dash.close()

@@ -70,7 +70,8 @@ def test_one_figure_widget_of_fixed_size_updated_in_place(recorded, gwsd):
     assert by_key(fig, "cumulative").x[-1] == 80
     table = by_key(fig, "headline").cells.values
     assert table[1][0].startswith(f"{expected:.3f} · ")
-    assert table[1][1].endswith(" · naive only: reviewed items were not sampled at random")
+    # a Session's pool estimate (issue 14): no audit item among the 80, so only worst cases
+    assert " · not enough data: no audit item among the " in table[1][1]
     shown = notes(fig)
     assert shown["empty-1-1"] is None
     assert shown["empty-1-2"] is None
@@ -405,8 +406,8 @@ def test_the_synced_state_is_the_whole_figure_after_each_redraw(recorded, gwsd):
     assert cells[0][0] == "accuracy (reviewed, naive)"
     assert cells[1][0] == by_key(dash.figure, "headline").cells.values[1][0]
     pool = data["pool"]
-    assert list(pool["x"]) == [1, 30]
-    assert pool["y"][0] == pool["y"][1]  # the pool estimate is a level line
+    assert list(pool["x"]) == []  # no audit item among the 30: no pool estimate to draw
+    assert pool["visible"] is False
     layout = state["_widget_layout"]
     assert "30 reviewed" in layout["title"]["text"]
     dash.close()

@@ -16,11 +16,14 @@ def audit_sample(
     human: str = "label",
     llm: str = "llm_label",
     confidence: str = "llm_confidence",
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The audit items the reviewer has decided: a simple random sample of the pool.
 
-    An audit decision carries ``{"audit": true}`` in its context (the first M items of the
-    pool's fixed random order, so each item's inclusion probability is M/N). One row per
+    ``rows`` marks the rows of ``ann`` in the audit sample: the first M items of the pool's
+    fixed random order, however each was decided, so each item's inclusion probability is
+    M/N (``Session.audit_state().sample``). Without it, the decisions whose context says
+    ``{"audit": true}`` are taken. One row per
     audit item: ``item_id``, ``human`` and ``llm`` labels, the raw ``confidence`` (NaN when
     none), ``valid`` (the LLM gave a usable label) and ``correct`` (LLM label = human label;
     False for an invalid answer or none).
@@ -35,7 +38,8 @@ def audit_sample(
     """
     if len(ann) == 0 or human not in ann.columns:
         return pd.DataFrame(columns=COLUMNS)
-    audit = _context_fields(ann)["audit"].to_numpy(bool) & _decided_mask(ann, human)
+    marked = _context_fields(ann)["audit"].to_numpy(bool) if rows is None else rows
+    audit = np.asarray(marked, dtype=bool) & _decided_mask(ann, human)
     sub = ann.loc[audit]
     h = sub[human].tolist()
     lv = sub[llm].tolist() if llm in sub.columns else [None] * len(sub)

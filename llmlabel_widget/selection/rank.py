@@ -9,13 +9,14 @@ or in the worker process) and ``bench/active_learning.py`` call the same functio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from .audit import audit_positions, audit_reach
 from .error_model import error_model_ready
 from .learner import default_learner, fit_multi_label, fit_single_label, out_of_fold_proba
 from .signals import Reviewed, Signals
@@ -37,6 +38,8 @@ class QueueItem:
     audit: bool = False
     propensity: float | None = None
     filtered: Mapping[str, Any] | None = None  # the queue filter it was picked under
+    audit_rank: int | None = None  # an audit pick's position in the pool's audit order
+    covers: tuple[str, ...] = ()  # audit items the ranking walked past just before this one
 
     def context(self) -> dict[str, Any]:
         """What to record with the decision (for honest metrics later)."""
@@ -48,6 +51,10 @@ class QueueItem:
         }
         if self.filtered is not None:
             out["filtered"] = dict(self.filtered)
+        if self.audit_rank is not None:
+            out["audit_rank"] = self.audit_rank
+        if self.covers:
+            out["covers"] = list(self.covers)
         return out
 
 
@@ -117,6 +124,7 @@ class Settings:
     distill: bool = False
     seed: int = 0
     limit: int = QUEUE_LIMIT
+    audit_seed: int | None = None  # the pool's audit order (the store's); None: ``seed``
 
 
 @dataclass
@@ -134,30 +142,42 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
 
     ``features`` are the learner's features for every item of the pool (rows as in
     ``state``), or ``None`` when there are none; strategies that do not learn ignore them.
+    Audit slots take the next open items of the pool's audit order (see
+    :mod:`~llmlabel_widget.selection.audit`). Items already in the audit sample are ranked
+    too but never queued: a ranked pick that walks past one names it in ``covers``.
     """
     chosen = STRATEGIES[settings.strategy]
     decided = np.array([h is not None for h in state.human], dtype=bool)
     skipped = state.skipped & ~decided
     open_idx = np.flatnonzero(~decided & ~skipped)
+    pos = _audit_pos(state, settings)
+    walk_idx = np.array([], dtype=int)
+    if settings.explore > 0 and chosen.explores and len(open_idx):
+        walk_idx = np.flatnonzero(decided & (pos < audit_reach(pos, decided | skipped)))
+    cand_idx = np.concatenate([open_idx, walk_idx]).astype(int)
     rng = np.random.default_rng([settings.seed, int(decided.sum())])
     llm_idx = _label_index(state.llm, state.classes)
     reviewed = None
     if chosen.needs_reviewed and not state.multi_label:
         reviewed = _reviewed(state, decided, llm_idx)
     model = proba = None
-    # one copy of the open rows (the pool's largest array), for the learner and the strategy
-    x_open = None if features is None or not chosen.learns else features[open_idx]
+    # one copy of the candidate rows (the pool's largest array), for learner and strategy
+    x_cand = None if features is None or not chosen.learns else features[cand_idx]
     if chosen.learns:
-        model, proba, note = _fit_predict(state, settings, features, x_open, decided, rng, reviewed)
+        model, proba, note = _fit_predict(state, settings, features, x_cand, decided, rng, reviewed)
+        oof = None if reviewed is None else reviewed.proba
+        if proba is not None and len(walk_idx) and oof is not None:
+            rows = np.searchsorted(np.flatnonzero(decided), walk_idx)
+            proba[len(open_idx) :] = oof[rows]  # out-of-fold, as for any decided item
     else:
         note = f"{chosen.name}: no learner"
     signals = Signals(
         proba=proba,
         classes=state.classes,
-        llm_label=llm_idx[open_idx],
-        llm_confidence=state.llm_confidence[open_idx],
-        llm_agreement=state.llm_agreement[open_idx],
-        features=x_open,
+        llm_label=llm_idx[cand_idx],
+        llm_confidence=state.llm_confidence[cand_idx],
+        llm_agreement=state.llm_agreement[cand_idx],
+        features=x_cand,
         rng=rng,
         reviewed=reviewed,
     )
@@ -165,19 +185,12 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
     scores = _scores(used, signals) if len(open_idx) else np.array([])
     predicted: dict[str, str] = {}
     if proba is not None and not state.multi_label:
-        best = np.asarray(state.classes)[proba.argmax(axis=1)]
+        best = np.asarray(state.classes)[proba[: len(open_idx)].argmax(axis=1)]
         predicted = dict(zip(state.ids[open_idx].tolist(), best.tolist(), strict=True))
-    items = _order(state.ids[open_idx], scores, signals, used, settings, rng)
+    walk = np.arange(len(cand_idx)) >= len(open_idx)
+    items = _order(state.ids[cand_idx], pos[cand_idx], walk, scores, signals, used, settings, rng)
     if items and used.learns:
-        first = items[0]
-        items[0] = QueueItem(
-            first.item_id,
-            first.strategy,
-            f"{first.reason} · {note}",
-            first.score,
-            first.audit,
-            first.propensity,
-        )
+        items[0] = replace(items[0], reason=f"{items[0].reason} · {note}")
     back = [  # skipped items wait at the back of the queue, in pool order
         QueueItem(str(i), "skipped", "skipped earlier", 0.0)
         for i in state.ids[skipped][: max(0, settings.limit - len(items))]
@@ -191,6 +204,14 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
         note=note,
     )
     return Ranking(items + back, predicted, status, model)
+
+
+def _audit_pos(state: PoolState, settings: Settings) -> np.ndarray:
+    """Each item's position in the pool's audit order (computed only when audits are on)."""
+    if settings.explore <= 0:
+        return np.zeros(len(state.ids), dtype=np.int64)
+    seed = settings.seed if settings.audit_seed is None else settings.audit_seed
+    return audit_positions(state.ids, seed)
 
 
 def _scores(used: Strategy, signals: Signals) -> np.ndarray:
@@ -281,28 +302,35 @@ def _fit_predict(
 
 def _order(
     ids: np.ndarray,
+    pos: np.ndarray,
+    walk: np.ndarray,
     scores: np.ndarray,
     s: Signals,
     used: Strategy,
     settings: Settings,
     rng: np.random.Generator,
 ) -> list[QueueItem]:
-    """Order by score; every slot is a random audit pick with probability ``explore``.
+    """Order by score; every slot is an audit pick with probability ``explore``.
 
-    Each item's propensity is the probability that its slot took it: ``explore / n`` for an
-    audit pick, ``1 - explore + explore / n`` for a ranked one.
+    An audit pick is the open item earliest in the audit order (``pos``). ``walk`` marks
+    items already in the audit sample: ranked like the others but never queued; the next
+    ranked pick lists the ones it walked past in ``covers``. The propensity recorded is
+    the per-slot one (``explore / n`` for an audit pick, ``1 - explore + explore / n`` for a
+    ranked one); the audit sample's exact inclusion probability is ``M / N``.
     """
-    n_open = len(ids)
+    n_open = int((~walk).sum())
     if n_open == 0:
         return []
     order = np.argsort(-scores, kind="stable")
-    audit_order = rng.permutation(n_open)
+    open_rows = np.flatnonzero(~walk)
+    audit_order = open_rows[np.argsort(pos[open_rows], kind="stable")]
     explore = settings.explore if used.explores else 0.0
-    taken = np.zeros(n_open, dtype=bool)
+    taken = walk.copy()
     out: list[QueueItem] = []
     cap = min(n_open, settings.limit)
     has_llm = bool((s.llm_label >= 0).any() or np.isfinite(s.llm_confidence).any())
     audit_reason = AUDIT_REASON if has_llm else AUDIT_REASON_NO_LLM
+    covers: list[str] = []
     oi = ai = 0  # read positions in the ranked and in the audit order
     while len(out) < cap:
         audit = rng.random() < explore
@@ -311,18 +339,24 @@ def _order(
                 ai += 1
             audit = ai < n_open
         if not audit:
-            while oi < n_open and taken[order[oi]]:
+            while oi < len(order) and taken[order[oi]]:
+                if walk[order[oi]]:
+                    covers.append(str(ids[order[oi]]))
                 oi += 1
-            if oi == n_open:
+            if oi == len(order):
                 break
-        pos = int(audit_order[ai] if audit else order[oi])
-        taken[pos] = True
-        score = float(scores[pos])
+        row = int(audit_order[ai] if audit else order[oi])
+        taken[row] = True
+        score = float(scores[row])
         if audit:
-            item = QueueItem(str(ids[pos]), "audit", audit_reason, score, True, explore / n_open)
+            p = explore / n_open
+            item = QueueItem(str(ids[row]), "audit", audit_reason, score, True, p)
+            item = replace(item, audit_rank=int(pos[row]))
         else:
-            reason = used.reason(s, pos, score)
+            reason = used.reason(s, row, score)
             propensity = (1 - explore) + explore / n_open
-            item = QueueItem(str(ids[pos]), used.name, reason, score, False, propensity)
+            item = QueueItem(str(ids[row]), used.name, reason, score, False, propensity)
+            item = replace(item, covers=tuple(covers))
+            covers = []
         out.append(item)
     return out

@@ -142,6 +142,7 @@ class Selector:
         self._picklable = False  # settings known to pickle (for the worker process)
         self._closed = False
         self._forget = weakref.finalize(self, refit_worker.forget, self._key)
+        self._audit_seed: int | None = None  # the attached pool's audit order
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, session: Session, *, wait: bool = True) -> Selector:
@@ -157,6 +158,7 @@ class Selector:
             self._key = uuid.uuid4().hex
             self._forget = weakref.finalize(self, refit_worker.forget, self._key)
         self._session = session
+        self._audit_seed = session.audit_seed()
         n = session.store.count_items()
         if n <= (self.sync_limit if wait else min(self.sync_limit, QUICK_POOL)):
             self.refit()
@@ -338,6 +340,7 @@ class Selector:
             min_labels=self.min_labels,
             distill=self.distill,
             seed=self.seed,
+            audit_seed=self._audit_seed,
         )
 
     def refit(self) -> None:
