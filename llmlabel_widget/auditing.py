@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .estimation.anchoring import anchoring_estimates
 from .estimation.audit import AuditState, audit_plan, pool_estimates
+from .estimation.pairs import _context_fields
 from .selection.audit import audit_positions, new_audit_seed
 from .storage import StoreBackend
 from .task import LabelTask
@@ -104,13 +106,22 @@ class PoolEstimates:
         of the pool's audit order), with the LLM's labels and confidence as predictions
         (PPI++). See :mod:`llmlabel_widget.estimation.audit` for the method. Columns:
         ``quantity, value, low, high, level, n_human, n_effective, method``; ``attrs`` hold
-        ``audit_reach`` (M), ``pool`` (N) and ``inclusion_probability`` (M / N).
+        ``audit_reach`` (M), ``pool`` (N) and ``inclusion_probability`` (M / N). With blind
+        decisions (``Labeler(blind_share=...)``) the anchoring meter's rows follow
+        (:func:`~.estimation.anchoring.anchoring_estimates`).
 
         Examples
         --------
         >>> session.pool_estimates().set_index("quantity").loc["accuracy"]  # doctest: +SKIP
         """
-        return pool_estimates(self.audit_state(), list(self.task.names), level=level)
+        ann = self._annotations(with_meta=False)
+        out = pool_estimates(self.audit_state(ann), list(self.task.names), level=level)
+        if not _context_fields(ann)["blind"].any():  # no blind decision: no anchoring meter
+            return out
+        anchoring = anchoring_estimates(ann, level=level)
+        both = pd.concat([out, anchoring[out.columns]], ignore_index=True)
+        both.attrs = out.attrs
+        return both
 
     def audit_plan(self, width: float = 0.05, *, level: float = 0.95) -> dict[str, Any]:
         """How many more audit labels would narrow the LLM-accuracy interval to ``width``.

@@ -16,9 +16,9 @@ from llmlabel_widget import LabelTask, RecordedAnnotator, Session, datasets
 from llmlabel_widget.estimation import decision_rates, quality_table
 from llmlabel_widget.estimation.anchoring import anchoring_estimates
 from llmlabel_widget.estimation.audit_labels import audit_sample
-from llmlabel_widget.selection.audit import audit_positions
 from llmlabel_widget.estimation.auto_accept import certify_threshold
 from llmlabel_widget.estimation.recalibration import fit_calibration
+from llmlabel_widget.selection.audit import audit_positions
 
 
 # -- certify_threshold --------------------------------------------------------------------------

@@ -315,3 +315,24 @@ def test_an_audit_item_decided_again_through_history_stays_in_the_audit_sample(a
     acc = _row(s.pool_estimates(), "accuracy")
     assert "on 1 audit items" in acc["method"]
     assert "reviewed items counted exactly" not in acc["method"]
+
+
+def test_blind_decisions_add_the_anchoring_meter_to_the_pool_estimates(audited, gwsd):
+    """Issue 14 line 6: with blind decisions, pool_estimates also reports anchoring rows."""
+    plain = set(audited.pool_estimates()["quantity"])
+    assert not plain & {"agreement_blind", "anchoring_shift", "accepted_wrong"}
+    ids = gwsd["id"].astype(str).tolist()
+    llm = dict(zip(ids, gwsd["llm_label"], strict=True))
+    other = {"agree": "neutral_or_disagree", "neutral_or_disagree": "agree"}
+    for k, i in enumerate(ids[0:40]):  # blind: the reviewer disagrees with the LLM a third
+        label = other[llm[i]] if k % 3 == 0 else llm[i]
+        audited.decide(i, label, reviewer="bob", context={"blind": True})
+    for i in ids[40:80]:  # assisted: the reviewer always takes the proposal
+        audited.decide(i, llm[i], reviewer="bob")
+    est = audited.pool_estimates().set_index("quantity")
+    assert est.loc["agreement_blind", "n_human"] == 40
+    assert est.loc["agreement_blind", "value"] == pytest.approx(26 / 40)
+    assert est.loc["anchoring_shift", "value"] > 0
+    assert est.loc["anchoring_shift", "low"] < est.loc["anchoring_shift", "high"]
+    assert "accepted_wrong" in est.index
+    assert "accuracy" in est.index  # the pool rows stay
