@@ -111,6 +111,8 @@ class Team:
         while True:
             top = ranked(k)
             order = list(dict.fromkeys([*waiting, *(q.item_id for q in top)]))
+            if len(top) < k:  # this session's ranking (refreshed every few s) is used up:
+                order = list(dict.fromkeys([*order, *self.store.open_items(k)]))  # pool order
             copies = {i: settings.copies_of(i) for i in order}
             got = self.store.lease(reviewer, order, copies, n, settings.lease_seconds)
             if len(got) >= n or len(top) < k:

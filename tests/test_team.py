@@ -193,7 +193,9 @@ def test_the_dashboard_of_a_team_project_has_a_reviewers_panel(team):
     from llmlabel_widget import Dashboard
 
     plain = Dashboard(team, n_boot=50)
-    assert len(plain.view().children) == 2  # not a team project (yet): no panel
+    shown = plain.view().children
+    assert plain.figure in shown  # not a team project (yet): the figure is last, no panel
+    assert shown[-1] is plain.figure
     plain.close()
     team.team(overlap=1.0)
     for i in team.store.all_ids()[:12]:

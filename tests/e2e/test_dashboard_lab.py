@@ -41,12 +41,19 @@ session = Session.open("dash.labels.db", data=df[["id", "text"]], task=task,
                                                    confidence="llm_confidence"))
 session.propose(progress=False)
 gold = dict(zip(df["id"], df["gold_label"]))
-for i in list(df["id"])[:20]:
-    session.decide(i, gold[i], reviewer="code")""",
+import numpy as np
+from llmlabel_widget.selection.audit import audit_positions
+ids = df["id"].astype(str).to_numpy()
+order = list(ids[np.argsort(audit_positions(ids, session.audit_seed()))])  # the audit order
+for r, i in enumerate(order[:20]):  # random-audit decisions: the pool estimate has a sample
+    session.decide(i, gold[i], reviewer="code", context={"audit": True, "audit_rank": r})""",
     'labeler = Labeler(session, annotator="e2e")\nlabeler',
     "dash = Dashboard(session, n_boot=50, min_interval=0.2)\ndash",
 ]
-DECIDE_TEN = "for i in list(df['id'])[20:30]:\n    session.decide(i, gold[i], reviewer='code')"
+DECIDE_TEN = (
+    "for r, i in list(enumerate(order))[20:30]:\n"
+    "    session.decide(i, gold[i], reviewer='code', context={'audit': True, 'audit_rank': r})"
+)
 
 # What the figure in a view shows, read from plotly's graph div and its SVG.
 JS_FIGURE = """(gd) => {
