@@ -76,3 +76,29 @@ def selector_frame(
     out["human"] = out["human"].map(json.loads, na_action="ignore").astype(object)
     out["llm"] = out["llm"].map(json.loads, na_action="ignore").astype(object)
     return out
+
+
+def proposal_row(p: Mapping[str, Any], now: float) -> tuple[Any, ...]:
+    """One proposal as the ``proposals`` table's insert row (both backends; ``raw`` capped)."""
+    return (
+        p["item_id"],
+        # an invalid proposal has no labels at all, not an empty list
+        json.dumps(list(p["labels"])) if p["valid"] else None,
+        int(bool(p["valid"])),
+        cap_raw(p.get("rationale")),
+        p.get("confidence"),
+        p.get("confidence_method"),
+        p.get("match"),
+        p["source"],
+        p.get("model"),
+        p.get("prompt_version"),
+        cap_raw(p.get("raw")),
+        cap_raw(p.get("problem")),  # a recorded answer's problem quotes it
+        json.dumps(list(p["demos"])) if p.get("demos") else None,
+        p.get("run_id"),
+        p.get("prompt_tokens"),
+        p.get("completion_tokens"),
+        p.get("cost"),
+        int(bool(p.get("cached"))),
+        p.get("created_at", now),
+    )

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 
-from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
+from .base import EVENT_KINDS, StoreError, _cacheable, proposal_row
 from .batch_sql import PostgresBatches
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
@@ -310,30 +310,7 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
     ) -> int:
         """Insert proposals and their responses inside the caller's transaction."""
         now = time.time()
-        rows = [
-            (
-                p["item_id"],
-                json.dumps(list(p["labels"])) if p["valid"] else None,
-                int(bool(p["valid"])),
-                cap_raw(p.get("rationale")),
-                p.get("confidence"),
-                p.get("confidence_method"),
-                p.get("match"),
-                p["source"],
-                p.get("model"),
-                p.get("prompt_version"),
-                cap_raw(p.get("raw")),
-                cap_raw(p.get("problem")),
-                json.dumps(list(p["demos"])) if p.get("demos") else None,
-                p.get("run_id"),
-                p.get("prompt_tokens"),
-                p.get("completion_tokens"),
-                p.get("cost"),
-                int(bool(p.get("cached"))),
-                p.get("created_at", now),
-            )
-            for p in proposals
-        ]
+        rows = [proposal_row(p, now) for p in proposals]
         cached = [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)]
         if cached:
             cur.executemany(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .base import EVENT_KINDS, StoreError, _cacheable, cap_raw
+from .base import EVENT_KINDS, StoreError, _cacheable, proposal_row
 from .batch_sql import SQLiteBatches
 from .sqlite_reads import NOT_TRIAL, SQLiteReadModels
 from .sqlite_schema import check_schema, create_schema
@@ -238,31 +238,7 @@ class Store(SQLiteReadModels, SQLiteBatches, SQLiteTeam, Transfer):
     ) -> int:
         """Insert proposals and their responses inside the caller's transaction."""
         now = time.time()
-        rows = [
-            (
-                p["item_id"],
-                # an invalid proposal has no labels at all, not an empty list
-                json.dumps(list(p["labels"])) if p["valid"] else None,
-                int(bool(p["valid"])),
-                cap_raw(p.get("rationale")),
-                p.get("confidence"),
-                p.get("confidence_method"),
-                p.get("match"),
-                p["source"],
-                p.get("model"),
-                p.get("prompt_version"),
-                cap_raw(p.get("raw")),
-                cap_raw(p.get("problem")),  # a recorded answer's problem quotes it
-                json.dumps(list(p["demos"])) if p.get("demos") else None,
-                p.get("run_id"),
-                p.get("prompt_tokens"),
-                p.get("completion_tokens"),
-                p.get("cost"),
-                int(bool(p.get("cached"))),
-                p.get("created_at", now),
-            )
-            for p in proposals
-        ]
+        rows = [proposal_row(p, now) for p in proposals]
         conn.executemany(
             "INSERT OR IGNORE INTO cache VALUES (?, ?, ?)",
             [(k, json.dumps(v), now) for k, v in (cache or {}).items() if _cacheable(v)],
