@@ -182,9 +182,11 @@ def test_history_back_search_queue_notes_saved_line(lab: Lab, page: Page, notebo
     press_and_wait(page, root, "s")
 
     # A queue row click.
-    queued = root.locator(".llmlabel-queue-item").nth(2)
-    target = queued.get_attribute("data-item-id")
-    click_and_wait(root, queued.locator(".llmlabel-queue-id"))
+    # A row by its id: the preview repaints just after the item (a second message).
+    target = root.locator(".llmlabel-queue-item").nth(2).get_attribute("data-item-id")
+    click_and_wait(
+        root, root.locator(f'.llmlabel-queue-item[data-item-id="{target}"] .llmlabel-queue-id')
+    )
     expect(root).to_have_attribute("data-item-id", target)
     press_and_wait(page, root, "a")
 

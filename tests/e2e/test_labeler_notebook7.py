@@ -149,9 +149,10 @@ def test_history_search_and_queue_in_notebook_7(notebook7: Lab, page: Page):
     click(hit)
     expect(root).to_have_attribute("data-item-id", ids[15])
     press("s")
-    queued = root.locator(".llmlabel-queue-item").nth(1)
-    target = queued.get_attribute("data-item-id")
-    click(queued.locator(".llmlabel-queue-id"))
+    # The preview follows the new item in a second message: read a row's id, then click the
+    # row by that id, so a preview repainted in between cannot swap the row under the click.
+    target = root.locator(".llmlabel-queue-item").nth(1).get_attribute("data-item-id")
+    click(root.locator(f'.llmlabel-queue-item[data-item-id="{target}"] .llmlabel-queue-id'))
     expect(root).to_have_attribute("data-item-id", target)
     press("a")
 
