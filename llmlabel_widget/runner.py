@@ -173,7 +173,18 @@ async def run(
     async def store(batch: list[Proposal]) -> None:
         batch = [_with_run(p, report.run_id) for p in batch]
         # on a thread: the fsync overlaps with the requests still in flight
-        await asyncio.to_thread(persist, batch, cache.take())
+        saving = asyncio.ensure_future(asyncio.to_thread(persist, batch, cache.take()))
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            # A cancel cannot stop the thread: wait for its write, so the report counts it.
+            await asyncio.wait([saving])
+            if saving.exception() is None:
+                count(batch)
+            raise
+        count(batch)
+
+    def count(batch: list[Proposal]) -> None:
         report.done += len(batch)
         report.invalid += sum(not p.valid for p in batch)
         update(report)

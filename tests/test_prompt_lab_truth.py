@@ -12,6 +12,8 @@ import asyncio
 import gc
 import socket
 import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -113,6 +115,37 @@ def test_cancel_says_how_many_answers_were_kept(prompt_setup):
     assert w.notice == f"Run cancelled: {kept} answers kept."
     assert w.progress["answered"] == kept
     assert w.progress["running"] is False
+
+
+@pytest.mark.sqlite_only  # reads the SQLite file itself
+def test_a_cancel_during_a_write_counts_that_write(prompt_setup):
+    """Answers are written on a thread, which a cancel cannot stop: one that lands while the
+    cancel arrives is kept, so the notice must count it."""
+    s, _server, _ = prompt_setup
+    real = s.store.add_proposals
+    writing = threading.Event()
+
+    def slow_add(rows, responses):
+        writing.set()
+        time.sleep(0.3)  # the cancel arrives while this write is under way
+        return real(rows, responses)
+
+    s.store.add_proposals = slow_add
+
+    async def scenario() -> PromptLab:
+        w = PromptLab(s)
+        send(w, "run", draft=w.draft)
+        while not writing.is_set():
+            await asyncio.sleep(0.005)
+        send(w, "cancel")
+        await w.wait()
+        return w
+
+    w = asyncio.run(scenario())
+    kept = trial_rows(s.store.path)
+    assert kept >= 1
+    assert w.notice == f"Run cancelled: {kept} answer{'' if kept == 1 else 's'} kept."
+    assert w.progress["answered"] == kept
 
 
 def test_every_problem_of_a_draft_is_reported_at_once(prompt_setup):
