@@ -398,23 +398,11 @@ def write_report(
 
 def _with_pool_estimate(summary: Summary, source: Any) -> Summary:
     """The pool accuracy from ``source.pool_estimates()`` (a Session's: valid under adaptive
-    review, see :mod:`llmlabel_widget.estimation.audit`) in place of the annotations' own."""
+    review, see :mod:`llmlabel_widget.estimation.audit`) in place of the annotations' own,
+    exactly as in ``session.metrics()`` (:func:`~llmlabel_widget.auditing.with_pool_accuracy`)."""
     if not callable(getattr(type(source), "pool_estimates", None)):
         return summary  # a stand-in with only .annotations
-    try:
-        est = source.pool_estimates().set_index("quantity").loc["accuracy"]
-    except ValueError:  # a multi-label task: the annotations' figure stays
-        return summary
-    table = summary.table.copy()
-    n = int(est["n_human"])
-    method = "audit + reviewed (PPI++)" if n else "audit + reviewed"
-    table.loc["accuracy_pool", ["value", "low", "high", "n", "method", "note"]] = [
-        float(est["value"]),
-        float(est["low"]),
-        float(est["high"]),
-        n,
-        method,
-        str(est["method"]),
-    ]
-    table.loc["accuracy_pool", "interval"] = f"{est['level']:.0%}, see note"
+    from .auditing import with_pool_accuracy
+
+    table = with_pool_accuracy(summary.table, source._pool_accuracy())
     return dataclasses.replace(summary, table=table)

@@ -1,0 +1,153 @@
+"""The Labeler's headline and ``session.metrics()`` carry the certified pool estimate (issue 14).
+
+The reviewed items are the selector's picks (``llm_confidence``: the least confident first,
+mostly the LLM's errors), so the naive agreement and the older pool estimate (Hájek IPW over
+the reviewed items) are far from what ``session.pool_estimates()`` says; every user-facing
+pool figure must be the latter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+
+import pandas as pd
+import pytest
+
+from llmlabel_widget import LabelTask, RecordedAnnotator, Session
+from llmlabel_widget.selector import Selector
+from llmlabel_widget.widget import Labeler
+
+
+def _accuracy(s: Session) -> pd.Series:
+    return s.pool_estimates().set_index("quantity").loc["accuracy"]
+
+
+@pytest.fixture
+def picked(db, gwsd) -> Session:
+    """300 GWSD items with GPT-4o's recorded labels; 45 decided by gold, in queue order."""
+    data = gwsd.head(300)
+    rec = RecordedAnnotator(data, label="llm_label", confidence="llm_confidence")
+    s = Session.open(
+        db,
+        data=data[["id", "text"]],
+        task=LabelTask(labels=["agree", "neutral_or_disagree"]),
+        annotator=rec,
+        selector=Selector(strategy="llm_confidence", worker="thread", seed=0),
+    )
+    s.propose(progress=False)
+    gold = data.set_index("id")["gold_label"]
+    for _ in range(45):
+        q = s.queue(1)[0]
+        s.decide(q.item_id, gold[q.item_id], reviewer="gold", context=q.context())
+    yield s
+    s.close()
+
+
+def test_metrics_carries_the_pool_estimate_not_the_older_one(picked):
+    s = picked
+    acc = _accuracy(s)
+    table = s.metrics(n_boot=0)
+    row = table.loc["accuracy_pool"]
+    assert (row["value"], row["low"], row["high"]) == (acc["value"], acc["low"], acc["high"])
+    assert row["n"] == acc["n_human"] == 45
+    assert row["note"] == acc["method"]
+    assert "PPI" in row["method"]
+    # the older estimate's parts are gone; the naive figure stays, labelled as such
+    assert not {"accuracy_audit", "accuracy_ipw"} & set(table.index)
+    naive = table.loc["accuracy"]
+    assert "naive" in naive["method"]
+    assert naive["value"] < acc["value"] - 0.1  # the picks are mostly the LLM's errors
+    # the dashboard's table says the same
+    from llmlabel_widget.dashboard import Dashboard
+
+    dash = Dashboard(s, n_boot=0)
+    try:
+        same = dash.summary().table.loc["accuracy_pool", ["value", "low", "high", "n", "note"]]
+        assert same.tolist() == row[["value", "low", "high", "n", "note"]].tolist()
+    finally:
+        dash.close()
+
+
+def test_metrics_of_a_multi_label_task_shows_no_pool_figure(db, gwsd):
+    task = LabelTask(labels=["agree", "neutral_or_disagree"], multi_label=True)
+    with Session.open(db, data=gwsd[["id", "text"]].head(20), task=task) as s:
+        for i in gwsd["id"][:5]:
+            s.decide(i, ["agree"], reviewer="gold")
+        row = s.metrics(n_boot=0).loc["accuracy_pool"]
+        assert math.isnan(row["value"])
+        assert row["note"] == "not enough data: pool estimates cover single-label tasks only"
+
+
+def _check_headline(figure: dict, acc: pd.Series) -> None:
+    assert figure["value"] == pytest.approx(acc["value"])
+    assert (figure["low"], figure["high"]) == pytest.approx((acc["low"], acc["high"]))
+    assert figure["n_human"] == acc["n_human"]
+    assert figure["method"] == acc["method"]
+    assert figure["level"] == 0.95
+
+
+def test_the_labelers_headline_is_the_pool_estimate_computed_off_the_decision_path(
+    picked, gwsd, monkeypatch
+):
+    threads: list[str] = []
+    estimate = Session.pool_estimates
+
+    def spy(self, **kw):
+        threads.append(threading.current_thread().name)
+        return estimate(self, **kw)
+
+    monkeypatch.setattr(Session, "pool_estimates", spy)
+    gold = gwsd.set_index("id")["gold_label"]
+    w = Labeler(picked, annotator="gold")
+    try:
+        for _ in range(5):  # decisions through the view's intents
+            item = w.current["item_id"]
+            msg = {"kind": "decide", "item_id": item, "revision": w.revision}
+            w._handle_custom_msg({**msg, "label": gold[item]}, [])
+        assert w.error == ""
+        assert set(threads) <= {"llmlabel-pool-headline"}  # never on the deciding thread
+        w.refresh()  # waits for the newest figure
+        monkeypatch.setattr(Session, "pool_estimates", estimate)
+        acc = _accuracy(picked)
+        assert acc["n_human"] == 50
+        _check_headline(w.progress["pool"], acc)
+        assert w.progress["pool"]["pending"] is False
+        # the acceptance rate stays, under its own key: reviewed items only
+        assert w.progress["agreement"]["n"] == 50
+        assert w.progress["agreement"]["rate"] < acc["value"] - 0.1
+    finally:
+        w.close()
+    assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+
+
+def test_in_a_kernel_the_new_figure_reaches_the_view_by_itself(picked, gwsd):
+    gold = gwsd.set_index("id")["gold_label"]
+
+    async def main() -> dict:
+        w = Labeler(picked, annotator="gold")
+        try:
+            item = w.current["item_id"]
+            msg = {"kind": "decide", "item_id": item, "revision": w.revision}
+            w._handle_custom_msg({**msg, "label": gold[item]}, [])
+            for _ in range(6000):  # the worker hops back onto this loop when it has a figure
+                pool = w.progress.get("pool")
+                if pool and pool["n_human"] == 46 and not pool["pending"]:
+                    return pool
+                await asyncio.sleep(0.01)
+            raise AssertionError(f"no new figure: {w.progress.get('pool')}")
+        finally:
+            w.close()
+
+    _check_headline(asyncio.run(main()), _accuracy(picked))
+
+
+def test_a_multi_label_labeler_has_no_pool_headline_and_starts_no_thread(db, gwsd):
+    task = LabelTask(labels=["agree", "neutral_or_disagree"], multi_label=True)
+    with Session.open(db, data=gwsd[["id", "text"]].head(20), task=task) as s:
+        w = Labeler(s, annotator="gold")
+        w.refresh()
+        assert w.progress["pool"] is None
+        assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+        w.close()
