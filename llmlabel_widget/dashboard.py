@@ -328,7 +328,7 @@ def _table_html(df: pd.DataFrame, title: str, note: str = "") -> str:
 
 
 def write_report(
-    ann: pd.DataFrame,
+    ann: pd.DataFrame | Any,
     path: str | os.PathLike[str],
     *,
     labels: Sequence[str] | LabelTask | None = None,
@@ -347,7 +347,8 @@ def write_report(
 
     Parameters
     ----------
-    ann : ``session.annotations``.
+    ann : ``session.annotations``, or the session itself: then the pool accuracy is its
+        :meth:`~llmlabel_widget.session.Session.pool_estimates` (as on the Dashboard).
     path : the ``.html`` file to write.
     labels, raters, learning_curve : as for :class:`Dashboard`.
     appendix : an HTML fragment added at the end (``Session.report`` adds its methods section).
@@ -359,16 +360,21 @@ def write_report(
     PosixPath('quality.html')
     """
     dest = Path(path)
+    source, ann = (None, ann) if isinstance(ann, pd.DataFrame) else (ann, ann.annotations)
     summary = metrics.summarize(ann, labels=labels, raters=raters, **options)
+    pool, pool_note = summary.pool, str(summary.pool.attrs.get("note", ""))
+    if source is not None:  # a session: its certified pool estimate, not the older one
+        summary = _with_pool_estimate(summary, source)
+        pool_note = str(summary.table.loc["accuracy_pool", "note"])
+        pool = None if source.task.multi_label else source.pool_estimates()
     fig = build_figure(width=width, height=height)
     apply(fig, summary, learning_curve)
     fig.layout.title.text = f"{title} · {fig.layout.title.text.split(' · ', 1)[-1]}"
     chart = fig.to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})
-    pool_note = str(summary.pool.attrs.get("note", ""))
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         _table_html(summary.table, "Headline figures"),
-        _table_html(summary.pool, "LLM accuracy on the whole pool", pool_note),
+        _table_html(pool, "LLM accuracy on the whole pool", pool_note),
         _table_html(summary.blind, "Blind vs assisted decisions", summary.blind.attrs["note"]),
         _table_html(summary.per_label, "Per label"),
         _table_html(

@@ -371,7 +371,7 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
         from .dashboard import write_report  # plotly only when asked
 
         appendix = self.methods().html()  # the methods section a paper can cite
-        return write_report(self.annotations, path, labels=self.task, appendix=appendix, **options)
+        return write_report(self, path, labels=self.task, appendix=appendix, **options)
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""

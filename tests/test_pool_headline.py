@@ -151,3 +151,11 @@ def test_a_multi_label_labeler_has_no_pool_headline_and_starts_no_thread(db, gws
         assert w.progress["pool"] is None
         assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
         w.close()
+
+
+def test_the_report_shows_the_pool_estimate_not_the_older_one(picked, tmp_path):
+    acc = _accuracy(picked)
+    page = picked.report(tmp_path / "quality.html", n_boot=0).read_text(encoding="utf-8")
+    assert f"Pool accuracy: {acc['method']}." in page
+    assert "Hájek" not in page  # the older estimate's note and rows are gone
+    assert "accuracy_ipw" not in page
