@@ -5,17 +5,20 @@ For each pool size (GWSD sentences with GPT-4o's recorded labels, repeated to th
 1. ``session.pool_estimates()`` after 200 decisions made in queue order (audit slots
    included): median of 5 calls. This is what the headline shows, and why it is not
    computed inside a decision.
-2. Baseline: ``session.accept()`` called directly (the store write every decision needs).
-3. The Labeler's message handler on an ``accept`` intent (what bench/ui_latency.py calls the
-   Python share of a key press), ``--decisions`` of them ``--pace`` seconds apart, so the
-   headline's background computations run while the reviewer decides, as they would.
+2. The Labeler's message handler on an ``accept`` intent (what bench/ui_latency.py calls the
+   Python share of a key press), ``--pace`` seconds apart, so the headline's background
+   computations run while the reviewer decides, as they would. In ``--rounds`` rounds, blocks
+   of ``--block`` decisions take turns: ``baseline`` (``session.accept()`` called directly:
+   the store write every decision needs), ``headline off`` (the Labeler with its background
+   headline switched off: the decision path as it was before) and ``headline on``. Each block
+   waits for the headline's last computation first, so none leaks into the next.
 
-Step 2 and 3 run in the same process, one after the other, and the handler is reported as a
-ratio against the baseline, so figures from runs on a loaded machine stay comparable. Run it
-on the code before the change with ``PYTHONPATH=<old checkout>`` for the before figures (it
-reports ``headline: none`` there). Figures are printed; nothing is asserted.
+The blocks interleave in one process, so the ratios against the baseline compare like with
+like on a loaded machine. On the code before the change (``PYTHONPATH=<old checkout>``) there
+is no headline: only ``baseline`` and ``headline off`` are printed. Nothing is asserted.
 
-Usage: ``python bench/pool_headline.py [--pools 1302 20000] [--decisions 300] [--pace 0.05]``
+Usage: ``python bench/pool_headline.py [--pools 1302 20000] [--rounds 4] [--block 50]
+[--pace 0.05]``
 """
 
 from __future__ import annotations
@@ -57,7 +60,28 @@ def build(path: Path, n: int, decided: int) -> tuple[Session, pd.Series]:
     return s, gold
 
 
-def run(n: int, decisions: int, pace: float) -> None:
+def accept_block(w: Labeler, n: int, pace: float, headline: bool) -> list[float]:
+    """``n`` accept intents through the handler, with the background headline on or off."""
+    h = getattr(w, "_headline", None)
+    if h is not None:
+        h.wait()  # the last block's computation is over before this block starts
+        if not headline:
+            h.request = lambda: None  # this instance only: no new computation
+    out = []
+    for _ in range(n):
+        msg = {"kind": "accept", "item_id": w.current["item_id"], "revision": w.revision}
+        t0 = time.perf_counter()
+        w._handle_custom_msg(msg, [])
+        out.append(time.perf_counter() - t0)
+        if w.error:
+            raise RuntimeError(w.error)
+        time.sleep(pace)
+    if h is not None and not headline:
+        del h.request
+    return out
+
+
+def run(n: int, rounds: int, block: int, pace: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         s, _gold = build(Path(tmp) / "h.labels.db", n, 200)
         s.pool_estimates()
@@ -68,36 +92,35 @@ def run(n: int, decisions: int, pace: float) -> None:
             cost.append(time.perf_counter() - t0)
         print(f"\n{n:,} items, 200 decided")
         print(f"  session.pool_estimates()      median {statistics.median(cost) * 1000:7.1f} ms")
-        base = []
-        for q in s.queue(decisions):
-            t0 = time.perf_counter()
-            s.accept(q.item_id, reviewer="base", context=q.context())
-            base.append(time.perf_counter() - t0)
-            time.sleep(pace)
         w = Labeler(s, annotator="bench")
-        handler = []
-        for _ in range(decisions):
-            msg = {"kind": "accept", "item_id": w.current["item_id"], "revision": w.revision}
-            t0 = time.perf_counter()
-            w._handle_custom_msg(msg, [])
-            handler.append(time.perf_counter() - t0)
-            if w.error:
-                raise RuntimeError(w.error)
-            time.sleep(pace)
-        headline = getattr(w, "_headline", None)
-        print(f"  baseline session.accept()     {ms(base)}")
-        print(f"  Labeler accept intent         {ms(handler)}")
-        p50 = statistics.median(handler) / statistics.median(base)
-        mean = statistics.mean(handler) / statistics.mean(base)
-        print(f"  ratio handler / baseline      p50 {p50:5.2f}  mean {mean:5.2f}")
-        if headline is None:
-            print("  headline: none (the status line shows the acceptance rate only)")
-        else:
-            shown = (w.progress.get("pool") or {}).get("n_human")
+        has = getattr(w, "_headline", None) is not None
+        times: dict[str, list[float]] = {"baseline": [], "headline off": [], "headline on": []}
+        computed = 0
+        for _ in range(rounds):
+            if has:
+                w._headline.wait()
+            for q in s.queue(block):
+                t0 = time.perf_counter()
+                s.accept(q.item_id, reviewer="base", context=q.context())
+                times["baseline"].append(time.perf_counter() - t0)
+                time.sleep(pace)
+            w.refresh()  # the baseline's decisions moved the queue
+            times["headline off"] += accept_block(w, block, pace, headline=False)
+            if has:
+                before = w._headline.computed
+                times["headline on"] += accept_block(w, block, pace, headline=True)
+                computed += w._headline.computed - before
+        base = times["baseline"]
+        for name, xs in times.items():
+            if not xs:
+                continue
+            p50 = statistics.median(xs) / statistics.median(base)
+            mean = statistics.mean(xs) / statistics.mean(base)
+            print(f"  {name:13s} {ms(xs)}   / baseline: p50 {p50:5.2f}  mean {mean:5.2f}")
+        if has:
             print(
-                f"  headline: {headline.computed} background computations during "
-                f"{decisions} decisions; last shown rests on {shown} human labels "
-                f"(of {200 + 2 * decisions})"
+                f"  headline: {computed} background computations during "
+                f"{len(times['headline on'])} decisions with it on"
             )
         w.close()
         s.close()
@@ -106,11 +129,12 @@ def run(n: int, decisions: int, pace: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pools", type=int, nargs="+", default=[1302, 20_000])
-    ap.add_argument("--decisions", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--block", type=int, default=50)
     ap.add_argument("--pace", type=float, default=0.05)
     args = ap.parse_args()
     for n in args.pools:
-        run(n, args.decisions, args.pace)
+        run(n, args.rounds, args.block, args.pace)
 
 
 if __name__ == "__main__":
