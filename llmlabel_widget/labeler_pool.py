@@ -4,11 +4,13 @@ The figure is the accuracy row of :meth:`Session.pool_estimates` (valid however 
 moved through the queue), the same one the Dashboard and ``session.metrics()`` show. It costs
 about 0.1 s at 1,300 items and 0.7 s at 20,000 (``bench/pool_headline.py``), far more than a
 decision, so :class:`PoolHeadline` computes it on a worker thread, on its own connection
-(``session.reader()``), and a decision only asks for a new one. Requests made while it computes
-are served by one more computation; between two, it rests at least ``min_interval`` seconds and
-four times as long as the last one took, so the worker holds the interpreter at most a fifth of
-the time while the reviewer keeps deciding. The thread exists only while there is work: an idle
-or forgotten Labeler holds no thread and no connection.
+(``session.reader()``), and a decision only asks for a new one. The card's calibrated
+confidence (``session.calibration()``, which reads the whole pool too) is refitted there as
+well, instead of inside every tenth decision. Requests made while it computes are served by one
+more computation; between two, it rests at least ``MIN_INTERVAL`` seconds and ``REST`` times
+as long as the last one took, so the worker holds the interpreter at most a fifth of the time
+while the reviewer keeps deciding. The thread exists only while there is work: an idle or
+forgotten Labeler holds no thread and no connection.
 """
 
 from __future__ import annotations
@@ -47,13 +49,17 @@ class PoolHeadline:
         self._session = session
         self.notify = notify
         self.computed = 0  # figures computed so far
+        #: the newest fit of the card's calibrated confidence (``session.calibration()``),
+        #: made with each figure, so a decision never refits it; None before the first.
+        self.calibration: Any = None
         self._figure: dict[str, Any] | None = None
         self._cond = threading.Condition()
         self._dirty = False  # asked for a figure newer than the last one started
         self._busy = False  # computing one now
         self._thread: threading.Thread | None = None
         self._next_at = 0.0  # monotonic time before which the worker rests
-        self._closed = session.task.multi_label  # pool estimates are single-label only
+        self._single = not session.task.multi_label  # pool estimates are single-label only
+        self._closed = False
 
     def view(self) -> dict[str, Any] | None:
         """The last figure, ``pending`` when a newer one is on its way; None before the first."""
@@ -127,11 +133,13 @@ class PoolHeadline:
 
     def _compute(self, reader: Session) -> None:
         started = time.monotonic()
-        est = reader.pool_estimates().set_index("quantity").loc["accuracy"]
-        figure = headline_figure(est)
+        figure = None
+        if self._single:
+            figure = headline_figure(reader.pool_estimates().set_index("quantity").loc["accuracy"])
+        calibration = reader.calibration()
         took = time.monotonic() - started
         with self._cond:
-            self._figure, self._busy = figure, False
+            self._figure, self._busy, self.calibration = figure, False, calibration
             self.computed += 1
             self._next_at = time.monotonic() + max(MIN_INTERVAL, REST * took)
             self._cond.notify_all()

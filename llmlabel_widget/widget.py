@@ -229,8 +229,9 @@ class Labeler(AutoAcceptBar, HeadlineView, anywidget.AnyWidget):
         --------
         >>> session.propose(); labeler.refresh()  # doctest: +SKIP
         """
-        self._show()
-        self._pool_ready(wait=True)  # the pool estimate too, before returning
+        self._headline.request()
+        self._headline.wait()  # the pool estimate and the card's calibration, up to date
+        self._show(pool_changed=False)
 
     def __repr__(self) -> str:
         p, who = self.progress or {}, getattr(self, "_annotator", "?")
@@ -462,10 +463,11 @@ class Labeler(AutoAcceptBar, HeadlineView, anywidget.AnyWidget):
             logger.exception("Labeler could not refresh the queue preview")
 
     # -- state -------------------------------------------------------------------------------
-    def _show(self, notice: str = "") -> None:
+    def _show(self, notice: str = "", *, pool_changed: bool = True) -> None:
         """Redraw after a change: the next item first, then what can wait."""
         self._memo = {}
-        self._headline.request()  # the pool changed (maybe): a new estimate, in the background
+        if pool_changed:  # (maybe): a new pool estimate, in the background
+            self._headline.request()
         try:
             current = self._current_view()
             if current is not None:  # before painting: a restarted kernel resumes on this item
@@ -572,7 +574,8 @@ class Labeler(AutoAcceptBar, HeadlineView, anywidget.AnyWidget):
         return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
 
     def _proposal(self, item_id: str) -> dict[str, Any] | None:
-        view = with_calibration(proposal_view(self._session.proposal(item_id)), self._session)
+        view = proposal_view(self._session.proposal(item_id))
+        view = with_calibration(view, self._session, self._headline.calibration)
         if view is not None:
             self._memo["proposal_seen"] = True
         return view

@@ -143,13 +143,43 @@ def test_in_a_kernel_the_new_figure_reaches_the_view_by_itself(picked, gwsd):
     _check_headline(asyncio.run(main()), _accuracy(picked))
 
 
-def test_a_multi_label_labeler_has_no_pool_headline_and_starts_no_thread(db, gwsd):
+def test_a_multi_label_labeler_has_no_pool_headline(db, gwsd):
     task = LabelTask(labels=["agree", "neutral_or_disagree"], multi_label=True)
     with Session.open(db, data=gwsd[["id", "text"]].head(20), task=task) as s:
         w = Labeler(s, annotator="gold")
         w.refresh()
         assert w.progress["pool"] is None
-        assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+        w.close()
+    assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+
+
+def test_decisions_never_refit_the_cards_calibration(picked, gwsd, monkeypatch):
+    """The card's calibrated confidence is refitted with the headline, in the background
+    (on main it was refitted inside every tenth decision: 0.8 s at 20,000 items)."""
+    threads: list[str] = []
+    fit = Session.calibration
+
+    def spy(self, **kw):
+        threads.append(threading.current_thread().name)
+        return fit(self, **kw)
+
+    gold = gwsd.set_index("id")["gold_label"]
+    w = Labeler(picked, annotator="gold")
+    try:
+        w.refresh()
+        monkeypatch.setattr(Session, "calibration", spy)
+        for _ in range(12):  # a tenth decision included
+            item = w.current["item_id"]
+            msg = {"kind": "decide", "item_id": item, "revision": w.revision}
+            w._handle_custom_msg({**msg, "label": gold[item]}, [])
+        assert w.error == ""
+        assert "MainThread" not in threads
+        w.refresh()  # the newest fit reaches the card on the next redraw
+        monkeypatch.setattr(Session, "calibration", fit)
+        proposal = w.current["proposal"]
+        fresh = picked.confidence_line(proposal["confidence"], calibration=picked.calibration())
+        assert proposal["calibration"] == fresh  # "... not enough data: 7 audit labels ..."
+    finally:
         w.close()
 
 
