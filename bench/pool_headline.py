@@ -10,12 +10,14 @@ For each pool size (GWSD sentences with GPT-4o's recorded labels, repeated to th
    computations run while the reviewer decides, as they would. In ``--rounds`` rounds, blocks
    of ``--block`` decisions take turns: ``baseline`` (``session.accept()`` called directly:
    the store write every decision needs), ``headline off`` (the Labeler with its background
-   headline switched off: the decision path as it was before) and ``headline on``. Each block
-   waits for the headline's last computation first, so none leaks into the next.
+   work switched off: no new pool estimate, no refit of the card's calibration) and
+   ``headline on`` (as shipped). Each block waits for the headline's last computation
+   first, so none leaks into the next.
 
 The blocks interleave in one process, so the ratios against the baseline compare like with
 like on a loaded machine. On the code before the change (``PYTHONPATH=<old checkout>``) there
-is no headline: only ``baseline`` and ``headline off`` are printed. Nothing is asserted.
+is no headline: ``headline off`` is then the decision path as it was (with the card's
+calibration refitted inside every tenth decision). Nothing is asserted.
 
 Usage: ``python bench/pool_headline.py [--pools 1302 20000] [--rounds 4] [--block 50]
 [--pace 0.05]``
