@@ -317,7 +317,7 @@ class Dashboard:
         return f"Dashboard({self.draws} redraw(s), every ≥{self.min_interval:g} s)"
 
 
-def _table_html(df: pd.DataFrame, title: str, note: str = "") -> str:
+def _table_html(df: pd.DataFrame | None, title: str, note: str = "") -> str:
     if df is None or df.empty:
         body = f"<p class='note'>{html.escape(note or NOT_ENOUGH)}</p>"
     else:
@@ -362,7 +362,8 @@ def write_report(
     dest = Path(path)
     source, ann = (None, ann) if isinstance(ann, pd.DataFrame) else (ann, ann.annotations)
     summary = metrics.summarize(ann, labels=labels, raters=raters, **options)
-    pool, pool_note = summary.pool, str(summary.pool.attrs.get("note", ""))
+    pool: pd.DataFrame | None = summary.pool
+    pool_note = str(summary.pool.attrs.get("note", ""))
     if source is not None:  # a session: its certified pool estimate, not the older one
         summary = _with_pool_estimate(summary, source)
         pool_note = str(summary.table.loc["accuracy_pool", "note"])
