@@ -117,9 +117,13 @@ def test_the_labelers_headline_is_the_pool_estimate_computed_off_the_decision_pa
         # the acceptance rate stays, under its own key: reviewed items only
         assert w.progress["agreement"]["n"] == 50
         assert w.progress["agreement"]["rate"] < acc["value"] - 0.1
+        w._headline.request()  # a computation under way when the view closes
+        worker = w._headline._thread
     finally:
         w.close()
-    assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+    assert worker is not None
+    assert not worker.is_alive()  # close() waited for it; its connection is closed
+    assert w._headline._thread is None
 
 
 def test_in_a_kernel_the_new_figure_reaches_the_view_by_itself(picked, gwsd):
@@ -150,7 +154,7 @@ def test_a_multi_label_labeler_has_no_pool_headline(db, gwsd):
         w.refresh()
         assert w.progress["pool"] is None
         w.close()
-    assert not [t for t in threading.enumerate() if t.name == "llmlabel-pool-headline"]
+        assert w._headline._thread is None
 
 
 def test_decisions_never_refit_the_cards_calibration(picked, gwsd, monkeypatch):
