@@ -6,16 +6,36 @@ const fmt = new Intl.NumberFormat("en-US");
 
 /**
  * @typedef {{rate: number | null, low: number | null, high: number | null, n: number}} Agreement
+ * @typedef {{value: number | null, low: number | null, high: number | null, level: number,
+ *   n_human: number, n_effective: number | null, method: string, pending?: boolean}} PoolFigure
  * @typedef {{done?: number, skipped?: number, total?: number, agreement?: Agreement,
- *   store?: string, annotator?: string, preparing?: boolean, llm?: boolean}} Progress
+ *   pool?: PoolFigure | null, store?: string, annotator?: string, preparing?: boolean,
+ *   llm?: boolean}} Progress
  * @typedef {{item_id: string, reason: string, preview: string}} QueueEntry
  */
 
 /** @param {number} x */
 const pct = (x) => `${Math.round(x * 100)}%`;
 
+/** @param {number | null} low @param {number | null} high */
+const range = (low, high) => (low !== null && high !== null ? `${pct(low)}–${pct(high)}` : "");
+
 /**
- * "reviews.labels.db · 1,204 / 20,000 reviewed · 3 skipped · LLM agrees 87% (85–89%, n=1,204)"
+ * The LLM's accuracy on the whole pool (session.pool_estimates(), the Dashboard's figure):
+ * "LLM accuracy on the pool 79% (72%–85%, n=143)", n the human labels it rests on.
+ * @param {PoolFigure} f
+ */
+function poolText(f) {
+  const r = range(f.low, f.high);
+  if (f.value === null || f.value === undefined) {
+    return `LLM accuracy on the pool: not enough audit labels yet${r ? ` (${r})` : ""}`;
+  }
+  return `LLM accuracy on the pool ${pct(f.value)} (${r ? `${r}, ` : ""}n=${fmt.format(f.n_human)})`;
+}
+
+/**
+ * "reviews.labels.db · 1,204 / 20,000 reviewed · 3 skipped · LLM accuracy on the pool 79%
+ * (72%–85%, n=143) · acceptance rate 87% (85%–89%, n=1,204)"
  * @param {Progress} p
  */
 export function progressText(p) {
@@ -27,15 +47,39 @@ export function progressText(p) {
   const a = p.agreement;
   if (p.llm === false) {
     // no LLM in this session: say nothing about one
-  } else if (a && a.rate !== null && a.rate !== undefined) {
-    const range = a.low !== null && a.high !== null ? ` (${pct(a.low)}–${pct(a.high)}` : " (";
-    parts.push(`LLM agrees ${pct(a.rate)}${range}, n=${fmt.format(a.n)})`);
   } else {
-    parts.push("LLM agreement: no reviewed proposals yet");
+    if (p.pool) parts.push(poolText(p.pool));
+    if (a && a.rate !== null && a.rate !== undefined) {
+      // accepts / (accepts + corrections) on the reviewed items: not an estimate for the pool
+      const r = range(a.low, a.high);
+      parts.push(`acceptance rate ${pct(a.rate)} (${r ? `${r}, ` : ""}n=${fmt.format(a.n)})`);
+    } else {
+      parts.push("no reviewed proposals yet");
+    }
   }
   if (p.annotator) parts.push(`as ${p.annotator}`);
   if (p.preparing) parts.push("preparing the ranking…");
   return parts.join(" · ");
+}
+
+/**
+ * The progress line's tooltip: how the pool figure was made, and what the acceptance rate is.
+ * @param {Progress} p
+ */
+export function progressTitle(p) {
+  if (!p || p.llm === false) return "";
+  const lines = [];
+  const f = p.pool;
+  if (f) {
+    const eff = f.n_effective === null ? "" : `, effective n ${f.n_effective.toFixed(1)}`;
+    lines.push(
+      `LLM accuracy on the whole pool (session.pool_estimates()), ${pct(f.level)} interval: ${f.method}; ${fmt.format(f.n_human)} human labels${eff}.${f.pending ? " Updating…" : ""}`,
+    );
+  }
+  lines.push(
+    "Acceptance rate: how often reviewers kept the LLM's proposal, on the reviewed items only (not an estimate for the pool).",
+  );
+  return lines.join("\n");
 }
 
 /**

@@ -11,7 +11,9 @@ import pandas as pd
 
 from .estimation.anchoring import anchoring_estimates
 from .estimation.audit import AuditState, audit_plan, pool_estimates
+from .estimation.intervals import NOT_ENOUGH
 from .estimation.pairs import _context_fields
+from .estimation.table import quality_table
 from .selection.audit import audit_positions, new_audit_seed
 from .storage import StoreBackend
 from .task import LabelTask
@@ -134,3 +136,55 @@ class PoolEstimates:
         >>> session.audit_plan(width=0.05)["more_audit_labels"]  # doctest: +SKIP
         """
         return audit_plan(self.audit_state(), width=width, level=level)
+
+    def _quality_table(self, **options: Any) -> pd.DataFrame:
+        """``quality_table`` with the pool accuracy of :meth:`pool_estimates` (what
+        :meth:`Session.metrics` returns before a team's rows)."""
+        table = quality_table(self._annotations(), labels=self.task, **options)
+        return with_pool_accuracy(table, self._pool_accuracy(options.get("level", 0.95)))
+
+    def _pool_accuracy(self, level: float = 0.95) -> pd.Series | None:
+        """The LLM-accuracy row of :meth:`pool_estimates`; None for a multi-label task."""
+        if self.task.multi_label:
+            return None
+        return self.pool_estimates(level=level).set_index("quantity").loc["accuracy"]
+
+
+OLD_POOL_ROWS = ("accuracy_audit", "accuracy_ipw")  # estimation/pool.py's parts: not valid
+# under adaptive review (their audit is drawn from the open items only)
+
+
+def with_pool_accuracy(table: pd.DataFrame, est: pd.Series | None) -> pd.DataFrame:
+    """A ``quality_table`` whose ``accuracy_pool`` row is ``est``, the LLM-accuracy row of
+    :meth:`PoolEstimates.pool_estimates` (valid however the reviewer moved through the
+    queue), without the rows of the older pool estimate (``accuracy_audit``,
+    ``accuracy_ipw``), whose intervals under-cover under adaptive review.
+
+    ``est`` None (a multi-label task, which pool estimates do not cover yet): the row says so
+    and has no value. ``accuracy`` stays: the naive agreement on the reviewed items.
+
+    Examples
+    --------
+    >>> with_pool_accuracy(table, session.pool_estimates().iloc[0])  # doctest: +SKIP
+    """
+    out = table.drop(index=[r for r in OLD_POOL_ROWS if r in table.index])
+    if "accuracy_pool" not in out.index:
+        return out
+    if est is None:
+        nan = float("nan")
+        note = f"{NOT_ENOUGH}: pool estimates cover single-label tasks only"
+        row: dict[str, Any] = {"value": nan, "low": nan, "high": nan, "n": 0, "note": note}
+        out.loc["accuracy_pool", list(row)] = list(row.values())
+        out.loc["accuracy_pool", ["method", "interval"]] = ["", ""]
+        return out
+    n = int(est["n_human"])
+    out.loc["accuracy_pool", ["value", "low", "high", "n", "method", "note"]] = [
+        float(est["value"]),
+        float(est["low"]),
+        float(est["high"]),
+        n,
+        "audit + reviewed (PPI++)" if n else "audit + reviewed",
+        str(est["method"]),
+    ]
+    out.loc["accuracy_pool", "interval"] = f"{est['level']:.0%}, see note"
+    return out

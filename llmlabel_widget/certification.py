@@ -137,25 +137,31 @@ class Certification:
             method=method,
         )
 
-    def confidence_line(self, raw: float | None) -> str | None:
+    def confidence_line(
+        self, raw: float | None, *, calibration: Calibration | None = None
+    ) -> str | None:
         """The card's calibration line for a proposal with raw confidence ``raw``, or None.
 
         Refitted once every ``REFIT_EVERY`` (10) decisions: a fit reads the whole
-        annotations frame (about 0.2 s at 10,000 items). None when the raw confidence is missing
+        annotations frame (about 0.2 s at 10,000 items); ``calibration``: use this fit instead
+        (the Labeler's, made in the background). None when the raw confidence is missing
         (the card says "confidence not reported") or before any audit label, unless the
         confidence is the same on every item (then it says so).
         """
-        counts = self.decision_counts()  # type: ignore[attr-defined]
-        key = sum(counts.values()) // REFIT_EVERY
-        memo = self._calibration_memo
-        if memo is None or memo[0] != key:
-            memo = self._calibration_memo = (key, self.calibration())
-        cal = memo[1]
+        cal = calibration if calibration is not None else self._memo_calibration()
         if raw is None or not math.isfinite(raw):
             return None
         if not cal.fitted and cal.n == 0 and "every item" not in cal.note:
             return None
         return cal.describe(raw)
+
+    def _memo_calibration(self) -> Calibration:
+        counts = self.decision_counts()  # type: ignore[attr-defined]
+        key = sum(counts.values()) // REFIT_EVERY
+        memo = self._calibration_memo
+        if memo is None or memo[0] != key:
+            memo = self._calibration_memo = (key, self.calibration())
+        return memo[1]
 
     def auto_accept_plan(self, max_error: float = 0.02, level: float = 0.95) -> AutoAcceptPlan:
         """Certify a confidence threshold for auto-accepting the open proposals.

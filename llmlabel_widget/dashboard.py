@@ -317,7 +317,7 @@ class Dashboard:
         return f"Dashboard({self.draws} redraw(s), every ≥{self.min_interval:g} s)"
 
 
-def _table_html(df: pd.DataFrame, title: str, note: str = "") -> str:
+def _table_html(df: pd.DataFrame | None, title: str, note: str = "") -> str:
     if df is None or df.empty:
         body = f"<p class='note'>{html.escape(note or NOT_ENOUGH)}</p>"
     else:
@@ -328,7 +328,7 @@ def _table_html(df: pd.DataFrame, title: str, note: str = "") -> str:
 
 
 def write_report(
-    ann: pd.DataFrame,
+    ann: pd.DataFrame | Any,
     path: str | os.PathLike[str],
     *,
     labels: Sequence[str] | LabelTask | None = None,
@@ -347,7 +347,8 @@ def write_report(
 
     Parameters
     ----------
-    ann : ``session.annotations``.
+    ann : ``session.annotations``, or the session itself: then the pool accuracy is its
+        :meth:`~llmlabel_widget.session.Session.pool_estimates` (as on the Dashboard).
     path : the ``.html`` file to write.
     labels, raters, learning_curve : as for :class:`Dashboard`.
     appendix : an HTML fragment added at the end (``Session.report`` adds its methods section).
@@ -359,16 +360,22 @@ def write_report(
     PosixPath('quality.html')
     """
     dest = Path(path)
+    source, ann = (None, ann) if isinstance(ann, pd.DataFrame) else (ann, ann.annotations)
     summary = metrics.summarize(ann, labels=labels, raters=raters, **options)
+    pool: pd.DataFrame | None = summary.pool
+    pool_note = str(summary.pool.attrs.get("note", ""))
+    if source is not None:  # a session: its certified pool estimate, not the older one
+        summary = _with_pool_estimate(summary, source)
+        pool_note = str(summary.table.loc["accuracy_pool", "note"])
+        pool = None if source.task.multi_label else source.pool_estimates()
     fig = build_figure(width=width, height=height)
     apply(fig, summary, learning_curve)
     fig.layout.title.text = f"{title} · {fig.layout.title.text.split(' · ', 1)[-1]}"
     chart = fig.to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})
-    pool_note = str(summary.pool.attrs.get("note", ""))
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         _table_html(summary.table, "Headline figures"),
-        _table_html(summary.pool, "LLM accuracy on the whole pool", pool_note),
+        _table_html(pool, "LLM accuracy on the whole pool", pool_note),
         _table_html(summary.blind, "Blind vs assisted decisions", summary.blind.attrs["note"]),
         _table_html(summary.per_label, "Per label"),
         _table_html(
@@ -398,23 +405,11 @@ def write_report(
 
 def _with_pool_estimate(summary: Summary, source: Any) -> Summary:
     """The pool accuracy from ``source.pool_estimates()`` (a Session's: valid under adaptive
-    review, see :mod:`llmlabel_widget.estimation.audit`) in place of the annotations' own."""
+    review, see :mod:`llmlabel_widget.estimation.audit`) in place of the annotations' own,
+    exactly as in ``session.metrics()`` (:func:`~llmlabel_widget.auditing.with_pool_accuracy`)."""
     if not callable(getattr(type(source), "pool_estimates", None)):
         return summary  # a stand-in with only .annotations
-    try:
-        est = source.pool_estimates().set_index("quantity").loc["accuracy"]
-    except ValueError:  # a multi-label task: the annotations' figure stays
-        return summary
-    table = summary.table.copy()
-    n = int(est["n_human"])
-    method = "audit + reviewed (PPI++)" if n else "audit + reviewed"
-    table.loc["accuracy_pool", ["value", "low", "high", "n", "method", "note"]] = [
-        float(est["value"]),
-        float(est["low"]),
-        float(est["high"]),
-        n,
-        method,
-        str(est["method"]),
-    ]
-    table.loc["accuracy_pool", "interval"] = f"{est['level']:.0%}, see note"
+    from .auditing import with_pool_accuracy
+
+    table = with_pool_accuracy(summary.table, source._pool_accuracy())
     return dataclasses.replace(summary, table=table)

@@ -79,3 +79,15 @@ def clip(value: object, limit: int) -> str | None:
         return None
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reveal_line(session: Any, decision: Any, blind: bool) -> str:
+    """After a blind item is answered, what the LLM had proposed ("" when nothing to say)."""
+    if decision.kind == "skip" or not blind:
+        return ""
+    proposal = session.proposal(decision.item_id)
+    if proposal is None or not proposal["valid"]:
+        return ""
+    said = ", ".join(proposal["labels"]) or "no label"
+    verdict = "you agreed" if set(proposal["labels"]) == set(decision.labels) else "you disagreed"
+    return f"Blind check on #{decision.item_id}: the LLM had said {said}; {verdict}."

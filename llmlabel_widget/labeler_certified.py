@@ -19,11 +19,15 @@ MAX_ERROR = 0.02
 LEVEL = 0.95
 
 
-def with_calibration(view: dict[str, Any] | None, session: Any) -> dict[str, Any] | None:
+def with_calibration(
+    view: dict[str, Any] | None, session: Any, calibration: Any = None
+) -> dict[str, Any] | None:
     """The card's proposal view plus ``calibration``: "calibrated 0.71 (Platt, 48 audit
-    labels) · raw 0.95", or what stands in its way; None when there is nothing to say."""
+    labels) · raw 0.95", or what stands in its way; None when there is nothing to say.
+    ``calibration``: the fit to use (the Labeler's, made in the background), if it has one."""
     if view is not None and view.get("valid"):
-        view["calibration"] = session.confidence_line(view.get("confidence"))
+        raw = view.get("confidence")
+        view["calibration"] = session.confidence_line(raw, calibration=calibration)
     return view
 
 

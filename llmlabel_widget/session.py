@@ -36,7 +36,6 @@ from .ingest import (
     plan_add,
     validate_frame,
 )
-from .metrics import quality_table
 from .navigation import Navigation
 from .queue_filter import QueueFilter
 from .reading import STATES
@@ -350,13 +349,13 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
         """Agreement figures of the LLM vs the humans, one row each with interval and n.
 
         Options as for :func:`llmlabel_widget.metrics.quality_table` (raters, bins, level,
-        n_boot, seed).
+        n_boot, seed); ``accuracy_pool`` is the accuracy row of :meth:`pool_estimates`.
 
         Examples
         --------
         >>> session.metrics().loc["cohen_kappa", ["value", "low", "high", "n"]]  # doctest: +SKIP
         """
-        table = quality_table(self.annotations, labels=self.task, **options)
+        table = self._quality_table(**options)  # with the pool estimate (auditing.py)
         if self.team_settings() is None:
             return table
         keep = {k: v for k, v in options.items() if k in ("level", "n_boot", "seed")}
@@ -372,7 +371,7 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
         from .dashboard import write_report  # plotly only when asked
 
         appendix = self.methods().html()  # the methods section a paper can cite
-        return write_report(self.annotations, path, labels=self.task, appendix=appendix, **options)
+        return write_report(self, path, labels=self.task, appendix=appendix, **options)
 
     def usage(self) -> pd.DataFrame:
         """Requests, tokens and cost per run (cache hits excluded), newest last."""

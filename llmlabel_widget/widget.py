@@ -21,12 +21,9 @@ import traitlets
 from ipywidgets import CallbackDispatcher
 
 from . import labeler_nav as nav
-from .labeler_card import (
-    card_view,
-    is_blind,
-    proposal_view,
-)
+from .labeler_card import card_view, is_blind, proposal_view, reveal_line
 from .labeler_certified import AutoAcceptBar, with_calibration
+from .labeler_pool import HeadlineView
 from .shortcuts import ACTIONS as ACTIONS  # re-exported: they were defined here
 from .shortcuts import DEFAULT_SHORTCUTS as DEFAULT_SHORTCUTS
 from .shortcuts import RESERVED_KEYS as RESERVED_KEYS
@@ -53,7 +50,7 @@ VIA = "labeler"
 _LIVE: weakref.WeakValueDictionary[tuple[int, str], Labeler] = weakref.WeakValueDictionary()
 
 
-class Labeler(AutoAcceptBar, anywidget.AnyWidget):
+class Labeler(AutoAcceptBar, HeadlineView, anywidget.AnyWidget):
     """Review LLM proposals one item at a time, keyboard first.
 
     Parameters
@@ -92,7 +89,7 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
     current = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     #: what comes next and why: at most 10 ``{item_id, reason, preview}``.
     queue_preview = traitlets.List(traitlets.Dict()).tag(sync=True)
-    #: done / skipped / total counts and the LLM's running agreement with the reviewer.
+    #: done / skipped / total counts, the acceptance rate, and the LLM's accuracy on the pool.
     progress = traitlets.Dict().tag(sync=True)
     #: True while long work is in flight; labels stay pressable.
     busy = traitlets.Bool(False).tag(sync=True)
@@ -166,6 +163,7 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
         self._filters: QueueFilter | None = None
         self._nav = nav.Navigator(session, who)
         self._team = who if session.team_settings() else None  # leases its queue (team.py)
+        self._start_headline()  # the pool estimate, computed off the decision path
         keys = normalise_shortcuts(shortcuts, self._names)
         # One comm_open carrying the full first state, instead of an update per trait.
         super().__init__(
@@ -217,6 +215,8 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
         listener, self._listener = getattr(self, "_listener", None), None
         if listener is not None:
             self._session.on_queue_changed(listener, remove=True)
+        if getattr(self, "_headline", None) is not None:
+            self._headline.close()
         key = (id(getattr(self, "_session", None)), getattr(self, "_annotator", ""))
         if _LIVE.get(key) is self:
             del _LIVE[key]
@@ -229,7 +229,9 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
         --------
         >>> session.propose(); labeler.refresh()  # doctest: +SKIP
         """
-        self._show()
+        self._headline.request()
+        self._headline.wait()  # the pool estimate and the card's calibration, up to date
+        self._show(pool_changed=False)
 
     def __repr__(self) -> str:
         p, who = self.progress or {}, getattr(self, "_annotator", "?")
@@ -421,22 +423,9 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
         saved = nav.saved_line(
             decision.kind, decision.labels, decision.item_id, self.shortcuts.get("undo", [])
         )
-        reveal = self._reveal(decision)
+        reveal = reveal_line(self._session, decision, self._is_blind(decision.item_id))
         self._show(notice=f"{reveal} {saved}" if reveal else saved)
         self._decision_callbacks(decision)
-
-    def _reveal(self, decision: Decision) -> str:
-        """After a blind item is answered, say what the LLM had proposed."""
-        if decision.kind == "skip" or not self._is_blind(decision.item_id):
-            return ""
-        proposal = self._session.proposal(decision.item_id)
-        if proposal is None or not proposal["valid"]:
-            return ""
-        said = ", ".join(proposal["labels"]) or "no label"
-        verdict = (
-            "you agreed" if set(proposal["labels"]) == set(decision.labels) else ("you disagreed")
-        )
-        return f"Blind check on #{decision.item_id}: the LLM had said {said}; {verdict}."
 
     def _fail(self, exc: Exception) -> None:
         message = str(exc) or type(exc).__name__
@@ -474,9 +463,11 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
             logger.exception("Labeler could not refresh the queue preview")
 
     # -- state -------------------------------------------------------------------------------
-    def _show(self, notice: str = "") -> None:
+    def _show(self, notice: str = "", *, pool_changed: bool = True) -> None:
         """Redraw after a change: the next item first, then what can wait."""
         self._memo = {}
+        if pool_changed:  # (maybe): a new pool estimate, in the background
+            self._headline.request()
         try:
             current = self._current_view()
             if current is not None:  # before painting: a restarted kernel resumes on this item
@@ -569,7 +560,8 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
             "done": sum(counts.get(k, 0) for k in _DECIDED),
             "skipped": counts.get("skip", 0),
             "total": total,
-            "agreement": agreement,
+            "agreement": agreement,  # the acceptance rate (reviewed items only)
+            "pool": self._headline.view(),  # LLM accuracy on the pool (pool_estimates)
             "store": self._session.path.name,
             "annotator": self._annotator,
             "preparing": not self._session.selector.ready,
@@ -582,7 +574,8 @@ class Labeler(AutoAcceptBar, anywidget.AnyWidget):
         return bool(self._session.annotator is not None or agreement.get("n") or on_screen)
 
     def _proposal(self, item_id: str) -> dict[str, Any] | None:
-        view = with_calibration(proposal_view(self._session.proposal(item_id)), self._session)
+        view = proposal_view(self._session.proposal(item_id))
+        view = with_calibration(view, self._session, self._headline.calibration)
         if view is not None:
             self._memo["proposal_seen"] = True
         return view

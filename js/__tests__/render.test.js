@@ -40,7 +40,7 @@ describe("rendering", () => {
       "gpt-4o-mini · prompt abc123de",
     );
     expect(root.querySelector(".llmlabel-progress")?.textContent).toBe(
-      "quickstart.labels.db · 3 / 1,302 reviewed · 1 skipped · LLM agrees 75% (30%–95%, n=4) · as alice",
+      "quickstart.labels.db · 3 / 1,302 reviewed · 1 skipped · acceptance rate 75% (30%–95%, n=4) · as alice",
     );
     const queue = [...root.querySelectorAll(".llmlabel-queue-item")].map((n) =>
       [...n.children].map((c) => c.textContent),
@@ -51,6 +51,39 @@ describe("rendering", () => {
     ]);
     expect(root.getAttribute("data-item-id")).toBe("gwsd-1");
     expect(root.getAttribute("data-revision")).toBe("1");
+  });
+
+  it("headlines the LLM's accuracy on the pool, and labels the acceptance rate as such", () => {
+    const { root, model } = mount();
+    const line = /** @type {HTMLElement} */ (root.querySelector(".llmlabel-progress"));
+    const pool = {
+      value: 0.9667,
+      low: 0.5144,
+      high: 0.9667,
+      level: 0.95,
+      n_human: 45,
+      n_effective: 2.42,
+      method: "Clopper-Pearson on 5 audit items + 40 reviewed items counted exactly",
+    };
+    model.update({ progress: { ...model.get("progress"), pool } });
+    expect(line.textContent).toBe(
+      "quickstart.labels.db · 3 / 1,302 reviewed · 1 skipped · LLM accuracy on the pool 97% (51%–97%, n=45) · acceptance rate 75% (30%–95%, n=4) · as alice",
+    );
+    expect(line.title).toContain("session.pool_estimates()");
+    expect(line.title).toContain("95% interval: Clopper-Pearson on 5 audit items");
+    expect(line.title).toContain("45 human labels, effective n 2.4.");
+    expect(line.title).toContain("not an estimate for the pool");
+    const none = {
+      ...pool,
+      value: null,
+      low: 0,
+      high: 1,
+      method: "not enough data: no audit item",
+    };
+    model.update({ progress: { ...model.get("progress"), pool: none } });
+    expect(line.textContent).toContain(
+      "LLM accuracy on the pool: not enough audit labels yet (0%–100%)",
+    );
   });
 
   it("highlights the words the rationale quotes, ignoring case", () => {

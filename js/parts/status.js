@@ -3,7 +3,7 @@
 import { h, show } from "../dom.js";
 import { keysFor } from "../keys.js";
 import { TRAITS } from "../protocol.js";
-import { progressText } from "../queue.js";
+import { progressText, progressTitle } from "../queue.js";
 
 /** @typedef {import("./context.js").ViewContext} ViewContext */
 
@@ -70,7 +70,9 @@ export function createStatus(model) {
       notice(model.get(TRAITS.notice) || "");
     },
     renderProgress() {
-      progressLine.textContent = progressText(model.get(TRAITS.progress) || {});
+      const progress = model.get(TRAITS.progress) || {};
+      progressLine.textContent = progressText(progress);
+      progressLine.title = progressTitle(progress);
       if (!model.get(TRAITS.current)) renderDone();
     },
     renderDone,

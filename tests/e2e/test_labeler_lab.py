@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -153,6 +154,14 @@ def test_quickstart_keyboard_mouse_undo_reload(lab: Lab, page: Page, quickstart:
             expected.append((item, "label", [names[0]], None))
         page.keyboard.press(key)
         wait_next_revision(root, rev)
+
+    # The status line headlines the pool estimate (computed in the kernel's background and
+    # pushed to the view by itself), then the acceptance rate, labelled as such.
+    progress = root.locator(".llmlabel-progress")
+    expect(progress).to_contain_text("LLM accuracy on the pool")
+    expect(progress).to_contain_text("acceptance rate")
+    expect(progress).not_to_contain_text("LLM agrees")
+    expect(progress).to_have_attribute("title", re.compile(r"session\.pool_estimates\(\)"))
 
     ARTIFACTS.mkdir(exist_ok=True)
     root.scroll_into_view_if_needed()
