@@ -5,10 +5,10 @@ Run: python bench/certified.py [--runs 200] [--only NAME] [--sizes 50 100 200 50
          [--confidence COL] [--runs 200]
 
 Each run replays a review session with gold playing the human: the product's own ranking
-(`llmlabel_widget.selection.rank`, explore=0.1, a fresh audit order per run) orders the
-queue, the reviewer decides the top of it in steps (a refit after every 25 labels up to
-100, then after half as many again as are reviewed: 150, 200, 300, 450; never stepping
-over a review size), and at each review size the
+(`llmlabel_widget.selection.rank`, explore=0.1, or `--explore-early` for the first 100
+reviews; a fresh audit order per run) orders the queue, the reviewer decides the top of it
+in steps (a refit after every 25 labels up to 100, then after half as many again as are
+reviewed: 150, 200, 300, 450; never stepping over a review size), and at each review size the
 product's estimator (`llmlabel_widget.estimation.audit.pool_estimates`) gives the pool
 estimates, compared with the truth over the whole pool. Printed per data set, strategy
 (default `hybrid` and `disagreement`) and review size:
@@ -61,6 +61,8 @@ STRATEGIES = ("hybrid", "disagreement")
 SIZES = (50, 100, 200, 500)
 MAX_ERROR = 0.05  # the auto-accept bound the bench certifies (--max-error)
 SVD_DIMS = 128  # --features svd: the TF-IDF projected on this many singular vectors
+EXPLORE = 0.1  # the audit share of the queue (the product's default)
+EARLY = 100  # --explore-early sets the audit share for the reviews before this many
 REPLAY_VERSION = 2  # bump when a replay records something else (invalidates --cache)
 
 
@@ -124,8 +126,12 @@ def wilson_audit(st: AuditState, quantity: str) -> float:
     return high - low
 
 
-def replay(d: Data, x, classes, strategy: str, run: int, sizes: list[int]) -> list[tuple]:
-    """One review session: at each review size, (size, human labels, census mask, audit seed)."""
+def replay(
+    d: Data, x, classes, strategy: str, run: int, sizes: list[int], early: float = EXPLORE
+) -> list[tuple]:
+    """One review session: at each review size, (size, human labels, census mask, audit seed).
+
+    ``early`` is the audit share (``explore``) for the first :data:`EARLY` reviews."""
     n = len(d.gold)
     audit_seed = 7919 * run + 17
     human: dict[int, str] = {}
@@ -135,8 +141,9 @@ def replay(d: Data, x, classes, strategy: str, run: int, sizes: list[int]) -> li
     for size in sizes:
         while len(human) < size:
             need = min(step(len(human)), size - len(human))
+            explore = early if len(human) < EARLY else EXPLORE
             settings = Settings(
-                strategy=strategy, explore=0.1, seed=run, audit_seed=audit_seed, limit=need
+                strategy=strategy, explore=explore, seed=run, audit_seed=audit_seed, limit=need
             )
             out = rank(pool_state(everything, classes, human, d), settings, x)
             for q in out.items[:need]:
@@ -199,7 +206,12 @@ def auto_accept(st: AuditState, d: Data) -> tuple[bool, float, float]:
 
 
 def bench(
-    d: Data, runs: int, sizes: tuple[int, ...], cache: Path | None, mode: str = "svd"
+    d: Data,
+    runs: int,
+    sizes: tuple[int, ...],
+    cache: Path | None,
+    mode: str = "svd",
+    early: float = EXPLORE,
 ) -> None:
     n = len(d.gold)
     classes = sorted(set(d.gold) | {v for v in d.llm if isinstance(v, str) and v})
@@ -214,6 +226,7 @@ def bench(
     conf = "no confidence" if d.confidence is None else "confidence"
     print(f"\n{d.name}: {n} items, {len(classes)} labels, LLM accuracy {acc:.3f}, {conf}")
     key = f"{Path(d.name).stem}-{mode}-v{REPLAY_VERSION}"
+    key += f"-early{early:g}" if early != EXPLORE else ""
     t_replay = t_score = 0.0
     replayed = 0
     snaps = {}
@@ -224,7 +237,7 @@ def bench(
         for strategy in STRATEGIES:
             t = time.perf_counter()
             if (strategy, run) not in snaps:
-                snaps[strategy, run] = replay(d, x, classes, strategy, run, grid)
+                snaps[strategy, run] = replay(d, x, classes, strategy, run, grid, early)
                 replayed += 1
             t_replay += time.perf_counter() - t
             t = time.perf_counter()
@@ -299,6 +312,12 @@ def main() -> None:
         default="svd",
         help=f"learner features: TF-IDF projected on {SVD_DIMS} dims (fast), or the live TF-IDF",
     )
+    ap.add_argument(
+        "--explore-early",
+        type=float,
+        default=EXPLORE,
+        help=f"audit share of the queue for the first {EARLY} reviews (then {EXPLORE})",
+    )
     args = ap.parse_args()
     MAX_ERROR = args.max_error
     start = time.perf_counter()
@@ -319,7 +338,7 @@ def main() -> None:
         sets = [d for d in shipped() if not args.only or d.name.startswith(args.only)]
         print("skipped: t2i_prompt_modifiers_gpt4_cot (multi-label; the estimator is single-label)")
     for d in sets:
-        bench(d, args.runs, tuple(args.sizes), args.cache, args.features)
+        bench(d, args.runs, tuple(args.sizes), args.cache, args.features, args.explore_early)
     print(f"\n{args.runs} run(s) in {time.perf_counter() - start:.0f} s")
 
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta, binom
+from scipy.special import gammaln, xlog1py, xlogy
+from scipy.stats import beta
 
 from .intervals import NOT_ENOUGH, _z, wilson_interval
 
@@ -113,9 +114,12 @@ def _blaker(k: int, n: int, level: float) -> tuple[float, float]:
     lo, hi = _clopper_pearson(k, n, level)
     p = np.linspace(lo, hi, BLAKER_GRID)[:, None]
     x = np.arange(n + 1)[None, :]
-    tail = np.minimum(binom.sf(x - 1, n, p), binom.cdf(x, n, p))
+    log_comb = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
+    pmf = np.exp(log_comb + xlogy(x, p) + xlog1py(n - x, -p))  # row: p, column: outcome
+    up_to, from_ = np.cumsum(pmf, axis=1), np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
+    tail = np.minimum(up_to, from_)  # the smaller one-sided p-value of each outcome
     extreme = tail <= tail[:, [k]] * (1 + 1e-9)  # outcomes at most as likely as k's
-    inside = np.flatnonzero((binom.pmf(x, n, p) * extreme).sum(axis=1) > a)
+    inside = np.flatnonzero((pmf * extreme).sum(axis=1) > a)
     if not len(inside):
         return lo, hi
     first, last = int(inside[0]), int(inside[-1])
