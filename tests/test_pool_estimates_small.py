@@ -86,3 +86,14 @@ def test_pool_accuracy_on_five_audit_items_is_blakers_interval_not_clopper_pears
     cp_lo, cp_hi = _clopper_pearson(4, 5, 0.95)
     assert acc["high"] - acc["low"] < 0.92 * 60 * (cp_hi - cp_lo) / 100
     assert "Blaker exact on 5 audit items" in acc["method"]
+
+
+def test_from_ten_audit_items_the_complement_keeps_clopper_pearson():
+    # Blaker's only below BLAKER_BELOW: from 10 items on Clopper-Pearson's extra width absorbs
+    # the small bias adaptive review puts on the complement's audit sample
+    human = ["a"] * 11 + ["b"] + [None] * 88
+    st = _state(human, ["a"] * 100, [False] * 100)
+    acc = pool_estimates(st, ["a", "b"]).set_index("quantity").loc["accuracy"]
+    lo, hi = _clopper_pearson(11, 12, 0.95)
+    assert (acc["low"], acc["high"]) == pytest.approx((lo, hi))
+    assert "Clopper-Pearson on 12 audit items" in acc["method"]
