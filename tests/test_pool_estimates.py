@@ -62,9 +62,9 @@ def test_all_audit_items_correct_gives_an_estimate_with_a_real_interval():
     acc = _row(pool_estimates(_state(human, llm), AB), "accuracy")
     assert acc["value"] == 1.0
     assert acc["high"] == 1.0
-    assert 0.3 < acc["low"] < 0.8  # exact (Clopper-Pearson) on 5 items: not width 0
+    assert 0.3 < acc["low"] < 0.8  # exact (Blaker) on 5 items: not width 0
     assert acc["n_human"] == 5
-    assert "Clopper-Pearson on 5 audit items" in acc["method"]
+    assert "Blaker exact on 5 audit items" in acc["method"]
 
 
 def test_no_audit_items_says_not_enough_data_and_gives_only_the_worst_case_bounds():

@@ -13,9 +13,14 @@ On the complement, the estimate is prediction-powered (PPI++, a difference estim
 a tuned weight ``λ`` in [0, 1] and a finite-population correction): the LLM's labels and
 confidence predict every item, the audit items correct the predictions. Its interval is
 Wilson's at the effective sample size. With fewer than :data:`SMALL` audit items in the
-complement the CLT is not trusted: the complement gets an exact Clopper-Pearson interval
-on its audit items alone (no prediction). An audit item the reviewer skipped is a
-non-response: the interval spans both worst cases (it counted as 0 and as 1).
+complement the CLT is not trusted: the complement gets an exact interval on its audit items
+alone (no prediction): below :data:`BLAKER_BELOW` items Blaker's, which keeps
+Clopper-Pearson's guarantee (coverage at least the level at every true value) and is 8-12%
+narrower there, else Clopper-Pearson's. An interval that uses the LLM's labels as
+predictions on so few items is no narrower: the residuals' spread cannot be pinned down
+(bench/small_intervals.py).
+An audit item the reviewer skipped is a non-response: the interval spans both worst cases
+(it counted as 0 and as 1).
 
 Quantities: the LLM's accuracy (items with a valid LLM label), the share of each label in
 the pool (the truth), and each label's precision (a domain mean over items the LLM gave
@@ -24,17 +29,25 @@ that label) and recall (a ratio of two domain estimates, each at level ``1 - (1 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln, xlog1py, xlogy
 from scipy.stats import beta
 
 from .intervals import NOT_ENOUGH, _z, wilson_interval
 
 SMALL = 30  # below this many audit items in the complement: exact interval, no prediction
+BLAKER_GRID = 2001  # points between the Clopper-Pearson bounds where Blaker's are read
+# Below this many audit items Blaker's interval, from it Clopper-Pearson's: its extra width
+# absorbs the small bias adaptive review puts on the complement's audit items once the
+# selector has learned from many labels (bench/certified.py: with Blaker's up to 29 items,
+# share coverage on css_semeval at 200 reviewed fell to 0.925-0.930; with this, >= 0.95).
+BLAKER_BELOW = 10
 COLUMNS = ["quantity", "value", "low", "high", "level", "n_human", "n_effective", "method"]
 
 
@@ -88,12 +101,51 @@ class Estimate:
     method: str
 
 
-def _exact(k: float, n: int, level: float) -> tuple[float, float]:
+@functools.lru_cache(maxsize=4096)
+def _blaker(k: int, n: int, level: float) -> tuple[float, float]:
+    """Blaker's exact bounds for ``k`` successes in ``n`` (coverage >= ``level`` at every p).
+
+    Blaker (2000): ``p`` is in the interval when the observed count is no less likely than
+    ``1 - level`` under ``p``, tails measured by the smaller one-sided p-value, so that
+    ``P(min-tail(X) <= min-tail(k)) > 1 - level``. It lies inside Clopper-Pearson's interval
+    (same guarantee) and is 5-10% narrower at 5-30 items. The bounds are read on a grid
+    of :data:`BLAKER_GRID` points between Clopper-Pearson's and rounded outwards (to the
+    last grid point outside), so the interval only errs on the wide side.
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in _blaker(4, 5, 0.95)]  # Clopper-Pearson: [0.284, 0.995]
+    [0.342, 0.99]
+    """
+    a = 1 - level
+    lo, hi = _clopper_pearson(k, n, level)
+    p = np.linspace(lo, hi, BLAKER_GRID)[:, None]
+    x = np.arange(n + 1)[None, :]
+    log_comb = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
+    pmf = np.exp(log_comb + xlogy(x, p) + xlog1py(n - x, -p))  # row: p, column: outcome
+    up_to, from_ = np.cumsum(pmf, axis=1), np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
+    tail = np.minimum(up_to, from_)  # the smaller one-sided p-value of each outcome
+    extreme = tail <= tail[:, [k]] * (1 + 1e-9)  # outcomes at most as likely as k's
+    inside = np.flatnonzero((pmf * extreme).sum(axis=1) > a)
+    if not len(inside):
+        return lo, hi
+    first, last = int(inside[0]), int(inside[-1])
+    return float(p[max(first - 1, 0), 0]), float(p[min(last + 1, BLAKER_GRID - 1), 0])
+
+
+def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
     """Clopper-Pearson bounds for ``k`` successes in ``n`` (valid in finite samples)."""
     a = 1 - level
     low = 0.0 if k <= 0 else float(beta.ppf(a / 2, k, n - k + 1))
     high = 1.0 if k >= n else float(beta.ppf(1 - a / 2, k + 1, n - k))
     return low, high
+
+
+def _exact(k: int, n: int, level: float) -> tuple[float, float, str]:
+    """Exact bounds: Blaker's below :data:`BLAKER_BELOW` items, else Clopper-Pearson's."""
+    if n < BLAKER_BELOW:
+        return (*_blaker(k, n, level), f"Blaker exact on {n} audit items")
+    return (*_clopper_pearson(k, n, level), f"Clopper-Pearson on {n} audit items")
 
 
 def _complement(
@@ -106,9 +158,9 @@ def _complement(
         m = float(zs.mean())
         return m, m, m, "every item known"
     if n < SMALL or np.var(gs) == 0:
-        k = float(zs.sum())
-        low, high = _exact(k, n, level)
-        return k / n, low, high, f"Clopper-Pearson on {n} audit items"
+        k = round(float(zs.sum()))
+        low, high, method = _exact(k, n, level)
+        return k / n, low, high, method
     lam = float(np.clip(np.cov(zs, gs)[0, 1] / np.var(gs, ddof=1), 0.0, 1.0))
     resid = zs - lam * gs
     m = float(lam * g[comp].mean() + resid.mean())
