@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .selector import QueueItem
 
 if TYPE_CHECKING:
+    from .selector import Selector
     from .storage import StoreBackend
 
 META_KEY = "team"
@@ -55,6 +56,7 @@ class Team:
     """The Session's team methods (a mixin): :meth:`team` and the leased queue."""
 
     store: StoreBackend
+    _selector: Selector
     _team_hooked: bool = False
     _team_now: TeamSettings | None = None  # as last read (by the latest queue call)
 
@@ -106,6 +108,9 @@ class Team:
             raise ValueError(f"reviewer must be a non-empty string, got {reviewer!r}")
         settings = self.team_settings() or TeamSettings()
         self._hook_team()
+        if self._selector.strategy == "in_order":  # pool order: no ranking, all in SQL
+            got = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
+            return [QueueItem(i, "in_order", "next in pool", 0.0) for i in got]
         waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
         k = 4 * n + 64
         while True:
