@@ -23,7 +23,7 @@ from .base import EVENT_KINDS, StoreError, _cacheable, proposal_row
 from .batch_sql import PostgresBatches
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
-from .team_sql import PostgresTeam
+from .team_sql import DONE, PostgresTeam
 from .transfer import PostgresTransfer
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -383,13 +383,20 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
         proposal_seq: int | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> int:
-        """Append one decision/skip/note event; return its sequence number."""
+        """Append one decision/skip/note event; return its sequence number.
+
+        A decision or skip also holds the reviewer's lease on the item for good (team
+        labeling), in the same statement: one short transaction.
+        """
         if kind not in EVENT_KINDS or kind == "undo":
             raise ValueError(f"unknown event kind {kind!r}")
         with self.transaction() as cur:
             cur.execute(
-                "INSERT INTO events (item_id, annotator, kind, labels, note, proposal_seq, "
-                "context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING seq",
+                "WITH e AS (INSERT INTO events (item_id, annotator, kind, labels, note, "
+                "proposal_seq, context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
+                "RETURNING seq), l AS (UPDATE leases SET expires = %s WHERE item_id = %s "
+                "AND reviewer = %s AND %s RETURNING 1) "
+                "SELECT (SELECT seq FROM e), (SELECT COUNT(*) FROM l)",
                 (
                     item_id,
                     annotator,
@@ -399,9 +406,15 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
                     proposal_seq,
                     None if context is None else json.dumps(dict(context)),
                     time.time(),
+                    DONE,
+                    item_id,
+                    annotator,
+                    kind != "note",
                 ),
             )
-            return int(cur.fetchone()[0])
+            seq, closed = cur.fetchone()
+        self._closed_lease = (item_id, annotator) if closed else None
+        return int(seq)
 
     def undo_last(self, annotator: str, *, via: str | None = None) -> dict[str, Any] | None:
         """Cancel the annotator's newest event that is not yet cancelled (see SQLite's).

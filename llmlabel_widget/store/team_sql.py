@@ -227,6 +227,9 @@ class TeamSQL:
     def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
         """After ``reviewer`` decided the item: hold its slot for good (a free one if the
         reviewer held none and one is left)."""
+        if getattr(self, "_closed_lease", None) == (item_id, reviewer):
+            self._closed_lease = None
+            return  # held for good by the decision's own transaction (PostgreSQL add_event)
         p, now = self._P, time.time()
         self._ensure_team()
         with self.transaction() as tx:
