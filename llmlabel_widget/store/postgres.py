@@ -150,17 +150,20 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, one_statement: bool = False) -> Iterator[Any]:
         """``with store.transaction() as cur:`` runs one write transaction, all or nothing.
 
         A connection found broken at ``BEGIN`` (the server restarted since the last call) is
         opened again, once: nothing was sent, so nothing can be written twice.
+        ``one_statement=True``: the caller runs a single statement, a transaction by itself
+        (autocommit), without the round trips of ``BEGIN`` and ``COMMIT``.
         """
         psycopg = self._psycopg
         with self._lock:
             try:
                 conn = self._begun()
-                with conn.transaction(), conn.cursor() as cur:
+                whole = contextlib.nullcontext() if one_statement else conn.transaction()
+                with whole, conn.cursor() as cur:
                     yield cur
             except psycopg.IntegrityError:
                 raise
@@ -390,7 +393,7 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
         """
         if kind not in EVENT_KINDS or kind == "undo":
             raise ValueError(f"unknown event kind {kind!r}")
-        with self.transaction() as cur:
+        with self.transaction(one_statement=True) as cur:
             cur.execute(
                 "WITH e AS (INSERT INTO events (item_id, annotator, kind, labels, note, "
                 "proposal_seq, context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "

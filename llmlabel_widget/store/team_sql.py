@@ -110,7 +110,8 @@ class TeamSQL:
     def lease_next(
         self, reviewer: str, n: int, copies_of: Callable[[str], int], seconds: float
     ) -> list[str]:
-        """Lease up to ``n`` items to ``reviewer`` in pool order, with indexed queries only.
+        """Lease up to ``n`` items to ``reviewer`` in pool order, with indexed queries only,
+        in one transaction.
 
         The reviewer's live leases come first (renewed), then free slots that already have a
         row (an overlap item's second copy, an expired lease), then items past the frontier
@@ -118,41 +119,33 @@ class TeamSQL:
         Nothing here reads the whole pool or every lease: what a call costs does not grow with
         the project.
         """
+        p, now = self._P, time.time()
         self._ensure_team()
-        got: list[str] = []
-        fresh: list[str] | None = None  # None: the first round, over rows already there
-        while True:
-            p, now = self._P, time.time()
-            with self.transaction() as tx:
-                self._no_wait(tx)
-                if fresh is None:
-                    got = [
-                        r[0]
-                        for r in tx.execute(
-                            f"UPDATE leases SET expires = {p} WHERE reviewer = {p} AND "
-                            f"expires >= {p} AND expires < {p} RETURNING item_id",
-                            (now + seconds, reviewer, now, DONE),
-                        ).fetchall()
-                    ][:n]
-                    got = self._in_pool_order(tx, got)
-                need = n - len(got)
-                if need <= 0:
-                    return got
-                if fresh:
-                    picked = self._pick(tx, reviewer, fresh, need)
-                else:
-                    picked = self._free(tx, reviewer, need)
-                tx.executemany(
-                    f"UPDATE leases SET reviewer = {p}, expires = {p} WHERE item_id = {p} "
-                    f"AND slot = {p}",
-                    [(reviewer, now + seconds, item, slot) for item, slot in sorted(picked)],
-                )
-                got += self._in_pool_order(tx, [item for item, _ in picked])
-            if len(got) >= n:
-                return got
-            fresh = self._advance(n - len(got) + 4, copies_of)
-            if not fresh:  # the pool is used up
-                return got
+        with self.transaction() as tx:
+            self._no_wait(tx)
+            renewed = tx.execute(
+                f"UPDATE leases SET expires = {p} WHERE reviewer = {p} AND expires >= {p} "
+                f"AND expires < {p} RETURNING item_id",
+                (now + seconds, reviewer, now, DONE),
+            ).fetchall()
+            held = self._in_pool_order(tx, [r[0] for r in renewed][:n])
+            need = n - len(held)
+            if need <= 0:
+                return held
+            picked = self._free(tx, reviewer, need)
+            while len(picked) < need:
+                taken = {item for item, _ in picked}
+                fresh = self._advance(tx, need - len(picked) + 4, copies_of)
+                if not fresh:  # the pool is used up
+                    break
+                more = [i for i in fresh if i not in taken]
+                picked += self._pick(tx, reviewer, more, need - len(picked)) if more else []
+            tx.executemany(
+                f"UPDATE leases SET reviewer = {p}, expires = {p} WHERE item_id = {p} "
+                f"AND slot = {p}",
+                [(reviewer, now + seconds, item, slot) for item, slot in sorted(picked)],
+            )
+            return held + self._in_pool_order(tx, [item for item, _ in picked])
 
     def _in_pool_order(self, tx: Any, ids: list[str]) -> list[str]:
         if len(ids) < 2:
@@ -181,23 +174,21 @@ class TeamSQL:
             first.setdefault(item, slot)
         return list(first.items())[:need]
 
-    def _advance(self, m: int, copies_of: Callable[[str], int]) -> list[str]:
+    def _advance(self, tx: Any, m: int, copies_of: Callable[[str], int]) -> list[str]:
         """Make the slot rows of the next ``m`` items past the frontier, free, and move the
-        frontier past them (one reviewer at a time: the frontier row is locked)."""
+        frontier past them (one reviewer at a time: the frontier row stays locked until
+        ``tx`` ends; PostgreSQL's other reviewers meanwhile take free rows, never waiting)."""
         p = self._P
-        with self.transaction() as tx:
-            self._no_wait(tx)
-            ask = f"SELECT value FROM meta WHERE key = {p}{self._LOCK}"
+        ask = f"SELECT value FROM meta WHERE key = {p}{self._LOCK}"
+        row = tx.execute(ask, (FRONTIER,)).fetchone()
+        if row is None:
+            tx.execute(self._META_NEW, (FRONTIER, "-1"))
             row = tx.execute(ask, (FRONTIER,)).fetchone()
-            if row is None:
-                tx.execute(self._META_NEW, (FRONTIER, "-1"))
-                row = tx.execute(ask, (FRONTIER,)).fetchone()
-            rows = tx.execute(
-                f"SELECT seq, item_id FROM items WHERE seq > {p} ORDER BY seq LIMIT {p}",
-                (int(row[0]), m),
-            ).fetchall()
-            if not rows:
-                return []
+        rows = tx.execute(
+            f"SELECT seq, item_id FROM items WHERE seq > {p} ORDER BY seq LIMIT {p}",
+            (int(row[0]), m),
+        ).fetchall()
+        if rows:
             tx.execute(f"UPDATE meta SET value = {p} WHERE key = {p}", (str(rows[-1][0]), FRONTIER))
             self._insert_slots(tx, [(i, s) for _, i in rows for s in range(copies_of(i))])
         return [i for _, i in rows]
