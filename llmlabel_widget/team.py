@@ -57,6 +57,8 @@ class Team:
 
     store: StoreBackend
     _selector: Selector
+    _ranking: bool  # the Session's: its selector ranks; decisions reach it
+    _live: bool
     _team_hooked: bool = False
     _team_now: TeamSettings | None = None  # as last read (by the latest queue call)
 
@@ -115,6 +117,8 @@ class Team:
         settings = self.team_settings() or TeamSettings()
         self._hook_team()
         if self._selector.strategy == "in_order" and not filters:  # no ranking: all in SQL
+            if not self._ranking:  # nor refits after decisions: it reads the store if it starts
+                self._live = False
             got = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
             return [QueueItem(i, "in_order", "next in pool", 0.0) for i in got]
         waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []

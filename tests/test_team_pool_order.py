@@ -40,7 +40,9 @@ def test_a_pool_order_reviewer_leases_in_sql_and_ranks_nothing(team, db):
         team.decide(alice[0], "agree", reviewer="alice")
         assert ids(team.queue(5, reviewer="alice")) == [*alice[1:], pool[10]]
         assert team.queue(1, reviewer="alice")[0].reason == "next in pool"
-        # no process read the whole pool to rank it
+        # no process read the whole pool to rank it, not even after the decisions
+        team.decide(alice[1], "agree", reviewer="alice")
+        team.selector.wait()
         assert team.selector.status.refits == bob.selector.status.refits == 0
         # a call makes rows only for the items it reaches (not 4 n + 64 candidates)
         assert len(team.leases()) <= 3 * (5 + 4)
