@@ -455,10 +455,10 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
         Cheap: reads the selector's last ranking. The first call starts the selector
         (``wait=False``: it ranks in the background, pool order meanwhile). ``filters`` (a
         :class:`QueueFilter` or a dict of its fields) keeps matching items. Pass
-        ``item.context()`` to :meth:`decide`. ``reviewer``: lease the items to this
-        reviewer, so no other gets them (team labeling: see :meth:`team`)."""
+        ``item.context()`` to :meth:`decide`. ``reviewer``: lease them (see :meth:`team`)."""
         if reviewer is not None:
-            return self.queue_for(n, reviewer, lambda k: self.queue(k, filters=filters, wait=wait))
+            lease = self.queue_for
+            return lease(n, reviewer, lambda k: self.queue(k, filters=filters, wait=wait), filters)
         self._start_ranking(wait)
         if not filters:
             return self._selector.queue(n)

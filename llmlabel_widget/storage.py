@@ -7,7 +7,7 @@ the SQLite implementation; a test checks that it provides every method listed he
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -208,6 +208,11 @@ class StoreBackend(Protocol):
         seconds: float,
     ) -> list[str]:
         """Lease up to ``n`` items to the reviewer: their live leases, then free candidates."""
+
+    def lease_next(
+        self, reviewer: str, n: int, copies_of: Callable[[str], int], seconds: float
+    ) -> list[str]:
+        """Lease up to ``n`` items to the reviewer in pool order (indexed queries only)."""
 
     def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
         """The reviewer decided the item: hold its slot for good."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .selector import QueueItem
 
 if TYPE_CHECKING:
+    from .selector import Selector
     from .storage import StoreBackend
 
 META_KEY = "team"
@@ -55,6 +56,9 @@ class Team:
     """The Session's team methods (a mixin): :meth:`team` and the leased queue."""
 
     store: StoreBackend
+    _selector: Selector
+    _ranking: bool  # the Session's: its selector ranks; decisions reach it
+    _live: bool
     _team_hooked: bool = False
     _team_now: TeamSettings | None = None  # as last read (by the latest queue call)
 
@@ -98,14 +102,25 @@ class Team:
         return self._team_now
 
     def queue_for(
-        self, n: int, reviewer: str, ranked: Callable[[int], list[QueueItem]]
+        self,
+        n: int,
+        reviewer: str,
+        ranked: Callable[[int], list[QueueItem]],
+        filters: Any = None,
     ) -> list[QueueItem]:
         """Lease up to ``n`` items to ``reviewer``: theirs still live first, then overlap items
-        waiting for another reviewer, then the free items of the ranking ``ranked(k)``."""
+        waiting for another reviewer, then the free items of the ranking ``ranked(k)``. In
+        pool order (the in-order selector, no ``filters``) no ranking is read: the store
+        leases the next free items itself."""
         if not isinstance(reviewer, str) or not reviewer.strip():
             raise ValueError(f"reviewer must be a non-empty string, got {reviewer!r}")
         settings = self.team_settings() or TeamSettings()
         self._hook_team()
+        if self._selector.strategy == "in_order" and not filters:  # no ranking: all in SQL
+            if not self._ranking:  # nor refits after decisions: it reads the store if it starts
+                self._live = False
+            got = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
+            return [QueueItem(i, "in_order", "next in pool", 0.0) for i in got]
         waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
         k = 4 * n + 64
         while True:

@@ -71,3 +71,31 @@ def test_copy_refuses_an_existing_destination_and_a_missing_source(
     with pytest.raises(StoreError, match="no project"):
         copy(pg_cluster.url(project="nothing_here"), str(tmp_path / "x.labels.db"))
     assert not (tmp_path / "x.labels.db").exists()
+
+
+def batch_tables(s: Session) -> tuple[list, list, list]:
+    jobs = s.store.batch_jobs()
+    parts = [p for j in jobs for p in s.store.batch_parts(j["job_id"])]
+    requests = [r for j in jobs for r in s.store.batch_requests(j["job_id"])]
+    return jobs, parts, requests
+
+
+def test_copy_carries_batch_jobs_both_ways(tmp_path, pg_cluster, gwsd, gwsd_task):
+    src = filled(tmp_path / "a.labels.db", gwsd, gwsd_task)
+    ids = src.store.all_ids()
+    line = '{{"custom_id": "{}"}}'
+    parts = {
+        k: [(f"c{k}-{i}", i, f"key-{i}", ("d1",) if k else (), line.format(i)) for i in ids[k::2]]
+        for k in (0, 1)
+    }
+    src.store.add_batch_job("job-1", {"prompt_version": "v1", "model": "m"}, parts)
+    src.store.update_batch_part("job-1", 1, state="submitted", batch_id="b1", info={"n": 30})
+    url = pg_cluster.url(project="batched")
+    copied = copy(str(src.path), url)
+    assert (copied["batch_jobs"], copied["batch_parts"], copied["batch_requests"]) == (1, 2, 60)
+    back = tmp_path / "back.labels.db"
+    copy(url, str(back))
+    with Session.open(url) as pg, Session.open(back) as again:
+        assert batch_tables(pg) == batch_tables(src) == batch_tables(again)
+        assert again.store.batch_lines("job-1", 0) == src.store.batch_lines("job-1", 0)
+    src.close()

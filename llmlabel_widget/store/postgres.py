@@ -23,7 +23,7 @@ from .base import EVENT_KINDS, StoreError, _cacheable, proposal_row
 from .batch_sql import PostgresBatches
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
-from .team_sql import PostgresTeam
+from .team_sql import DONE, PostgresTeam
 from .transfer import PostgresTransfer
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -150,17 +150,20 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, one_statement: bool = False) -> Iterator[Any]:
         """``with store.transaction() as cur:`` runs one write transaction, all or nothing.
 
         A connection found broken at ``BEGIN`` (the server restarted since the last call) is
         opened again, once: nothing was sent, so nothing can be written twice.
+        ``one_statement=True``: the caller runs a single statement, a transaction by itself
+        (autocommit), without the round trips of ``BEGIN`` and ``COMMIT``.
         """
         psycopg = self._psycopg
         with self._lock:
             try:
                 conn = self._begun()
-                with conn.transaction(), conn.cursor() as cur:
+                whole = contextlib.nullcontext() if one_statement else conn.transaction()
+                with whole, conn.cursor() as cur:
                     yield cur
             except psycopg.IntegrityError:
                 raise
@@ -383,13 +386,20 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
         proposal_seq: int | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> int:
-        """Append one decision/skip/note event; return its sequence number."""
+        """Append one decision/skip/note event; return its sequence number.
+
+        A decision or skip also holds the reviewer's lease on the item for good (team
+        labeling), in the same statement: one short transaction.
+        """
         if kind not in EVENT_KINDS or kind == "undo":
             raise ValueError(f"unknown event kind {kind!r}")
-        with self.transaction() as cur:
+        with self.transaction(one_statement=True) as cur:
             cur.execute(
-                "INSERT INTO events (item_id, annotator, kind, labels, note, proposal_seq, "
-                "context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING seq",
+                "WITH e AS (INSERT INTO events (item_id, annotator, kind, labels, note, "
+                "proposal_seq, context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
+                "RETURNING seq), l AS (UPDATE leases SET expires = %s WHERE item_id = %s "
+                "AND reviewer = %s AND %s RETURNING 1) "
+                "SELECT (SELECT seq FROM e), (SELECT COUNT(*) FROM l)",
                 (
                     item_id,
                     annotator,
@@ -399,9 +409,15 @@ class PostgresStore(PostgresReadModels, PostgresBatches, PostgresTeam, PostgresT
                     proposal_seq,
                     None if context is None else json.dumps(dict(context)),
                     time.time(),
+                    DONE,
+                    item_id,
+                    annotator,
+                    kind != "note",
                 ),
             )
-            return int(cur.fetchone()[0])
+            seq, closed = cur.fetchone()
+        self._closed_lease = (item_id, annotator) if closed else None
+        return int(seq)
 
     def undo_last(self, annotator: str, *, via: str | None = None) -> dict[str, Any] | None:
         """Cancel the annotator's newest event that is not yet cancelled (see SQLite's).

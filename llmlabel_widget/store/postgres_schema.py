@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS leases (
     PRIMARY KEY (item_id, slot)
 );
 CREATE INDEX IF NOT EXISTS leases_reviewer ON leases(reviewer);
+CREATE INDEX IF NOT EXISTS leases_expires ON leases(expires);
 """
 
 

@@ -10,12 +10,13 @@ runs the whole lease in its single-writer transaction (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
+FRONTIER = "team_frontier"  # meta: the highest item seq whose slot rows exist (pool order)
 _DECIDED = "('accept', 'correct', 'label', 'skip')"
 _LEASES = (
     "CREATE TABLE IF NOT EXISTS leases (item_id TEXT NOT NULL, slot INTEGER NOT NULL, "
@@ -29,6 +30,8 @@ class TeamSQL:
     _P = "?"  # the placeholder
     _SKIP_LOCKED = ""  # SQLite: the transaction already holds the only write lock
     _RANKED = "(SELECT value AS id, key AS pos FROM json_each(?)) c"  # the candidates, ranked
+    _LOCK = ""  # SQLite: reading the frontier inside the write transaction is enough
+    _META_NEW = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
 
     if TYPE_CHECKING:  # the backend's own
 
@@ -45,8 +48,14 @@ class TeamSQL:
     def _add_slots_alone(self, slots: Sequence[tuple[str, int]]) -> None:
         """The same, in a statement of its own before the lease's transaction."""
 
+    def _insert_slots(self, tx: Any, slots: Sequence[tuple[str, int]]) -> None:
+        """Insert missing (item_id, slot) rows, free, in ``tx`` (both backends)."""
+        self._add_slots(tx, slots)
+
     def _team_ready(self, tx: Any) -> None:
-        """Create the lease table in a store made before it existed (SQLite)."""
+        """Create the lease table in a store made before it existed (SQLite), and the index
+        that finds free and expired slots without a scan."""
+        tx.execute("CREATE INDEX IF NOT EXISTS leases_expires ON leases(expires)")
 
     def _no_wait(self, tx: Any) -> None:
         """Commit this transaction without waiting for the disk (PostgreSQL): lease
@@ -98,6 +107,92 @@ class TeamSQL:
             )
         return held + [item for item, _ in picked]
 
+    def lease_next(
+        self, reviewer: str, n: int, copies_of: Callable[[str], int], seconds: float
+    ) -> list[str]:
+        """Lease up to ``n`` items to ``reviewer`` in pool order, with indexed queries only,
+        in one transaction.
+
+        The reviewer's live leases come first (renewed), then free slots that already have a
+        row (an overlap item's second copy, an expired lease), then items past the frontier
+        (the highest item ``seq`` whose slot rows exist), whose rows are made as it moves on.
+        Nothing here reads the whole pool or every lease: what a call costs does not grow with
+        the project.
+        """
+        p, now = self._P, time.time()
+        self._ensure_team()
+        with self.transaction() as tx:
+            self._no_wait(tx)
+            renewed = tx.execute(
+                f"UPDATE leases SET expires = {p} WHERE reviewer = {p} AND expires >= {p} "
+                f"AND expires < {p} RETURNING item_id",
+                (now + seconds, reviewer, now, DONE),
+            ).fetchall()
+            held = self._in_pool_order(tx, [r[0] for r in renewed][:n])
+            need = n - len(held)
+            if need <= 0:
+                return held
+            picked = self._free(tx, reviewer, need)
+            while len(picked) < need:
+                taken = {item for item, _ in picked}
+                fresh = self._advance(tx, need - len(picked) + 4, copies_of)
+                if not fresh:  # the pool is used up
+                    break
+                more = [i for i in fresh if i not in taken]
+                picked += self._pick(tx, reviewer, more, need - len(picked)) if more else []
+            tx.executemany(
+                f"UPDATE leases SET reviewer = {p}, expires = {p} WHERE item_id = {p} "
+                f"AND slot = {p}",
+                [(reviewer, now + seconds, item, slot) for item, slot in sorted(picked)],
+            )
+            return held + self._in_pool_order(tx, [item for item, _ in picked])
+
+    def _in_pool_order(self, tx: Any, ids: list[str]) -> list[str]:
+        if len(ids) < 2:
+            return ids
+        rows = tx.execute(
+            f"SELECT c.id FROM {self._RANKED} JOIN items i ON i.item_id = c.id ORDER BY i.seq",
+            (self._list(ids),),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _free(self, tx: Any, reviewer: str, need: int) -> list[tuple[str, int]]:
+        """Free or expired slots the reviewer may take (index on ``expires``), locked."""
+        p, now = self._P, time.time()
+        rows = tx.execute(
+            f"SELECT l.item_id, l.slot FROM leases l WHERE l.expires < {p} AND NOT EXISTS "
+            f"(SELECT 1 FROM leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} "
+            f"AND m.expires >= {p}) AND NOT EXISTS (SELECT 1 FROM events e "
+            f"WHERE e.item_id = l.item_id AND e.kind IN {_DECIDED} AND (e.annotator = {p} "
+            f"OR NOT EXISTS (SELECT 1 FROM leases d WHERE d.item_id = l.item_id "
+            f"AND d.reviewer = e.annotator AND d.expires >= {p}))) "
+            f"ORDER BY l.expires LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
+            (now, reviewer, now, reviewer, DONE, 2 * need),
+        ).fetchall()
+        first: dict[str, int] = {}
+        for item, slot in rows:
+            first.setdefault(item, slot)
+        return list(first.items())[:need]
+
+    def _advance(self, tx: Any, m: int, copies_of: Callable[[str], int]) -> list[str]:
+        """Make the slot rows of the next ``m`` items past the frontier, free, and move the
+        frontier past them (one reviewer at a time: the frontier row stays locked until
+        ``tx`` ends; PostgreSQL's other reviewers meanwhile take free rows, never waiting)."""
+        p = self._P
+        ask = f"SELECT value FROM meta WHERE key = {p}{self._LOCK}"
+        row = tx.execute(ask, (FRONTIER,)).fetchone()
+        if row is None:
+            tx.execute(self._META_NEW, (FRONTIER, "-1"))
+            row = tx.execute(ask, (FRONTIER,)).fetchone()
+        rows = tx.execute(
+            f"SELECT seq, item_id FROM items WHERE seq > {p} ORDER BY seq LIMIT {p}",
+            (int(row[0]), m),
+        ).fetchall()
+        if rows:
+            tx.execute(f"UPDATE meta SET value = {p} WHERE key = {p}", (str(rows[-1][0]), FRONTIER))
+            self._insert_slots(tx, [(i, s) for _, i in rows for s in range(copies_of(i))])
+        return [i for _, i in rows]
+
     def _pick(
         self, tx: Any, reviewer: str, candidates: list[str], need: int
     ) -> list[tuple[str, int]]:
@@ -123,6 +218,9 @@ class TeamSQL:
     def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
         """After ``reviewer`` decided the item: hold its slot for good (a free one if the
         reviewer held none and one is left)."""
+        if getattr(self, "_closed_lease", None) == (item_id, reviewer):
+            self._closed_lease = None
+            return  # held for good by the decision's own transaction (PostgreSQL add_event)
         p, now = self._P, time.time()
         self._ensure_team()
         with self.transaction() as tx:
@@ -198,6 +296,7 @@ class SQLiteTeam(TeamSQL):
 
     def _team_ready(self, tx: Any) -> None:
         tx.execute(_LEASES.replace("DOUBLE PRECISION", "REAL"))
+        super()._team_ready(tx)
 
     def _add_slots(self, tx: Any, slots: Sequence[tuple[str, int]]) -> None:
         tx.executemany("INSERT OR IGNORE INTO leases VALUES (?, ?, NULL, 0)", slots)
@@ -209,12 +308,19 @@ class PostgresTeam(TeamSQL):
     _P = "%s"
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     _RANKED = "unnest(%s::text[]) WITH ORDINALITY AS c(id, pos)"
+    _LOCK = " FOR UPDATE"
+    _META_NEW = "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
 
     def _list(self, values: Sequence[Any]) -> Any:
         return list(values)
 
     def _no_wait(self, tx: Any) -> None:
         tx.execute("SET LOCAL synchronous_commit = off")
+
+    def _team_ready(self, tx: Any) -> None:
+        # new projects have the index (postgres_schema); one made before it gets it here
+        if tx.execute("SELECT to_regclass('leases_expires') IS NULL").fetchone()[0]:
+            super()._team_ready(tx)
 
     def _add_slots_alone(self, slots: Sequence[tuple[str, int]]) -> None:
         # Its own transaction: inside the lease's, an insert that meets a row another
@@ -223,9 +329,12 @@ class PostgresTeam(TeamSQL):
         if slots:
             with self.transaction() as tx:
                 self._no_wait(tx)
-                tx.execute(
-                    "INSERT INTO leases (item_id, slot, reviewer, expires) "
-                    "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
-                    "ON CONFLICT DO NOTHING",
-                    ([i for i, _ in slots], [s for _, s in slots]),
-                )
+                self._insert_slots(tx, slots)
+
+    def _insert_slots(self, tx: Any, slots: Sequence[tuple[str, int]]) -> None:
+        tx.execute(
+            "INSERT INTO leases (item_id, slot, reviewer, expires) "
+            "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
+            "ON CONFLICT DO NOTHING",
+            ([i for i, _ in slots], [s for _, s in slots]),
+        )

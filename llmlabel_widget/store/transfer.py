@@ -11,8 +11,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 # In dependency order. ``meta`` is merged (a new store already has its own marks).
-TABLES = ("meta", "items", "prompt_versions", "cache", "proposals", "events", "leases")
+BATCH_TABLES = ("batch_jobs", "batch_parts", "batch_requests")  # made on first use
+TABLES = (
+    "meta",
+    "items",
+    "prompt_versions",
+    "cache",
+    "proposals",
+    "events",
+    "leases",
+    *BATCH_TABLES,
+)
 _IDENTITY = ("proposals", "events")  # PostgreSQL numbers these itself after the copy
+# batch_requests: the columns both backends have (PostgreSQL adds ``seq``, its insertion
+# order; SQLite's is the rowid), read in insertion order, so the order carries over
+_REQUESTS = "custom_id, job_id, part, item_id, cache_key, demos, body, state, error"
 
 
 def _check(table: str) -> str:
@@ -32,17 +45,31 @@ class Transfer:
 
         def _ensure_team(self) -> None: ...
 
+        def _batch_tables_exist(self) -> bool: ...
+
+        def _batch_conn(self) -> None: ...
+
+        _ORDER: str
+
     def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """``(columns, rows)`` of a whole table, in its key order."""
+        """``(columns, rows)`` of a whole table, in its key order (a store that never had a
+        batch job has no batch rows)."""
         self._ensure_team()
+        if table in BATCH_TABLES and not self._batch_tables_exist():
+            return [], []
+        what, order = (_REQUESTS, self._ORDER) if table == "batch_requests" else ("*", "1")
         with self.transaction() as tx:
-            cur = tx.execute(f"SELECT * FROM {_check(table)} ORDER BY 1")
+            cur = tx.execute(f"SELECT {what} FROM {_check(table)} ORDER BY {order}")
             columns = [d[0] for d in cur.description]
             return columns, list(cur.fetchall())
 
     def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
         """Insert rows (``meta``: set them), in one transaction; return how many."""
         self._ensure_team()
+        if table in BATCH_TABLES:
+            if not rows:
+                return 0
+            self._batch_conn()
         if not all(c.isidentifier() for c in columns):
             raise ValueError(f"bad column names {list(columns)!r}")
         names = ", ".join(columns)
