@@ -32,6 +32,8 @@ class TeamSQL:
     _RANKED = "(SELECT value AS id, key AS pos FROM json_each(?)) c"  # the candidates, ranked
     _LOCK = ""  # SQLite: reading the frontier inside the write transaction is enough
     _META_NEW = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
+    # (item, reviewer) whose lease the decision's own statement closed (PostgreSQL add_event)
+    _closed_lease: tuple[str, str] | None = None
 
     if TYPE_CHECKING:  # the backend's own
 
@@ -218,7 +220,7 @@ class TeamSQL:
     def finish_lease(self, reviewer: str, item_id: str, copies: int) -> None:
         """After ``reviewer`` decided the item: hold its slot for good (a free one if the
         reviewer held none and one is left)."""
-        if getattr(self, "_closed_lease", None) == (item_id, reviewer):
+        if self._closed_lease == (item_id, reviewer):
             self._closed_lease = None
             return  # held for good by the decision's own transaction (PostgreSQL add_event)
         p, now = self._P, time.time()
