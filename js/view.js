@@ -49,6 +49,7 @@ import { MSG, TRAITS } from "./protocol.js";
  * @property {import("./parts/auto_accept.js").AutoAcceptPart} autoAccept
  * @property {() => void} renderCurrent
  * @property {() => void} renderLabels
+ * @property {() => void} renderRevision
  */
 
 /**
@@ -72,7 +73,7 @@ export function createView(model, el) {
     [TRAITS.error, v.status.render],
     [TRAITS.notice, v.status.render],
     [TRAITS.busy, v.renderCurrent],
-    [TRAITS.revision, v.intents.render],
+    [TRAITS.revision, v.renderRevision],
     [TRAITS.done, v.renderCurrent],
     [TRAITS.history, v.history.render],
     [TRAITS.searchResults, v.search.render],
@@ -146,6 +147,10 @@ function assemble(model) {
     v.notes.panel,
   ]);
   v.renderCurrent = keepingFocus(root, () => renderCurrent(v));
+  v.renderRevision = () => {
+    v.intents.render(); // unlock first: a held-back filter removal is sent on this revision
+    v.queueFilter.answered();
+  };
   v.renderLabels = keepingFocus(root, () => {
     v.keyboard.renderKeymap();
     v.actions.renderButtons();

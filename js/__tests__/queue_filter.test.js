@@ -39,6 +39,29 @@ describe("queue filter", () => {
     expect(model.sent.at(-1)).toMatchObject({ kind: "filter", filters: { states: ["skipped"] } });
   });
 
+  it("quick × clicks build on each other; one made while an intent is in flight follows it", () => {
+    const { root, model } = view({ queue_filter: ACTIVE });
+    const x = (/** @type {string} */ field) =>
+      /** @type {HTMLButtonElement} */ (
+        root.querySelector(`.llmlabel-qf-remove[data-field="${field}"]`)
+      );
+    x("labels").click(); // sent; the kernel has not answered yet
+    expect(model.sent.at(-1)).toMatchObject({ kind: "filter", filters: { states: ["skipped"] } });
+    const sent = model.sent.length;
+    x("states").click(); // held back: one intent per revision
+    expect(model.sent.length).toBe(sent);
+    expect(root.querySelectorAll(".llmlabel-qf-chip")).toHaveLength(0); // gone at once
+    // The kernel answers the first removal: its chips, then a new revision.
+    model.set("queue_filter", { fields: { states: ["skipped"] }, chips: [ACTIVE.chips[1]] });
+    expect(root.querySelectorAll(".llmlabel-qf-chip")).toHaveLength(0); // still wanted gone
+    model.set("revision", model.get("revision") + 1);
+    expect(model.sent.at(-1)).toMatchObject({ kind: "filter", filters: {} }); // not labels again
+    model.set("queue_filter", { fields: {}, chips: [] });
+    model.set("revision", model.get("revision") + 1);
+    expect(model.sent.length).toBe(sent + 1);
+    expect(/** @type {HTMLElement} */ (root.querySelector(".llmlabel-qf-chips")).hidden).toBe(true);
+  });
+
   it("hides the chip bar with no filter, and redraws when the trait changes", () => {
     const { root, model } = view();
     const bar = /** @type {HTMLElement} */ (root.querySelector(".llmlabel-qf-chips"));

@@ -20,12 +20,14 @@ import { createScope } from "./scope.js";
  * @property {() => void} open
  * @property {() => void} hide
  * @property {() => void} render redraw the chips from the model
+ * @property {() => void} answered a new revision arrived: send a removal held back, if any
  * @property {() => void} cleanup
  */
 
 /**
  * @typedef {object} QueueFilterHooks
- * @property {(filters: Record<string, unknown>) => void} send the whole new filter
+ * @property {(filters: Record<string, unknown>) => boolean} send the whole new filter; false
+ *   when not sent (another intent is in flight)
  * @property {() => void} close close the panel, focus back on the view
  */
 
@@ -128,6 +130,46 @@ function chip(c) {
 }
 
 /**
+ * Removals the kernel has not answered yet. Quick clicks on several × build on each other,
+ * and one made while another intent is in flight is sent when that one is answered.
+ * @param {() => Record<string, unknown>} fields the kernel's active filter fields
+ * @param {(filters: Record<string, unknown>) => boolean} send false: not sent (busy)
+ * @param {() => void} redraw
+ */
+function removals(fields, send, redraw) {
+  /** @type {Record<string, unknown> | null} */
+  let wanted = null;
+  let unsent = false;
+  return {
+    /** @param {string} field */
+    remove(field) {
+      wanted = { ...(wanted || fields()) };
+      delete wanted[field];
+      unsent = !send(wanted);
+      redraw();
+    },
+    /** A new revision, after the intents unlock: the intent in flight was answered. */
+    answered() {
+      if (wanted && unsent) {
+        unsent = !send(wanted);
+      } else if (wanted) {
+        wanted = null; // the kernel's chips are the truth again
+        redraw();
+      }
+    },
+    reset() {
+      wanted = null;
+      unsent = false;
+    },
+    /** @param {Chip[]} chips the kernel's chips, less those removed and not yet answered */
+    shown(chips) {
+      const keep = wanted ? Object.keys(wanted) : null;
+      return chips.filter((c) => !keep || keep.includes(c.field));
+    },
+  };
+}
+
+/**
  * @param {ViewContext} ctx
  * @param {QueueFilterHooks} hooks
  * @returns {QueueFilterPart}
@@ -148,18 +190,18 @@ export function createQueueFilter(ctx, hooks) {
     }
     problem.textContent = "";
     hooks.close();
+    pending.reset();
     hooks.send(out);
   }
 
-  /** @param {string} field */
-  function remove(field) {
-    const rest = { ...(state().fields || {}) };
-    delete rest[field];
-    hooks.send(rest);
-  }
+  const pending = removals(
+    () => state().fields || {},
+    hooks.send,
+    () => render(),
+  );
 
   function render() {
-    const chips = state().chips || [];
+    const chips = pending.shown(state().chips || []);
     bar.replaceChildren(...chips.map(chip));
     show(bar, chips.length > 0);
   }
@@ -181,7 +223,7 @@ export function createQueueFilter(ctx, hooks) {
   scope.listen(bar, "click", (ev) => {
     const btn = /** @type {HTMLElement} */ (ev.target).closest("button");
     const field = btn?.getAttribute("data-field");
-    if (field) remove(field);
+    if (field) pending.remove(field);
   });
   scope.onModel(TRAITS.queueFilter, render);
   render();
@@ -203,6 +245,7 @@ export function createQueueFilter(ctx, hooks) {
     },
     hide: () => show(panel, false),
     render,
+    answered: pending.answered,
     cleanup: scope.dispose,
   };
 }
