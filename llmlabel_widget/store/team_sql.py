@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .ranking_sql import RankingSQL
+
 DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
 FRONTIER = "team_frontier"  # meta: the highest item seq whose slot rows exist (pool order)
 _DECIDED = "('accept', 'correct', 'label', 'skip')"
@@ -24,7 +26,7 @@ _LEASES = (
 )
 
 
-class TeamSQL:
+class TeamSQL(RankingSQL):
     """Lease queries, written once; a backend sets its placeholder and locking clauses."""
 
     _P = "?"  # the placeholder
