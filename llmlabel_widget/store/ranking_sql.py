@@ -53,7 +53,7 @@ class RankingSQL:
         ``every`` new decisions since the last one), else None."""
         now = time.time()
         raw = self.get_meta(TURN)  # a cheap look first: most calls are not the refitter's
-        turn = json.loads(raw) if raw else {"who": None, "until": 0.0}
+        turn: dict[str, Any] = json.loads(raw) if raw else {"who": None, "until": 0.0}
         if turn["who"] != who and turn["until"] > now:
             return None
         p = self._P
