@@ -91,3 +91,12 @@ class SharedRanking:
             return []
         rows = self.store.ranking_top(reviewer, k)
         return [QueueItem(i, s, r, v) for i, s, r, v in rows]
+
+    def queue_ready(self, reviewer: str | None = None) -> bool:
+        """Whether the queue is ranked (a view shows "preparing" until then): for a team
+        reviewer, once the project has a shared ranking (pool order needs none)."""
+        if reviewer is None:
+            return self._selector.ready
+        if self._selector.strategy == "in_order":
+            return True
+        return self._selector.ready or self.store.ranking_info() is not None

@@ -95,3 +95,18 @@ def test_the_queue_follows_the_table_and_a_later_reviewer_gets_items_at_once(pai
         assert not set(ids(got)) & set(ids(a.queue(2, reviewer="alice")))
     finally:
         carol.close()
+
+
+def test_the_labeler_shows_the_shared_tables_reasons_and_is_not_preparing(pair):
+    from llmlabel_widget import Labeler
+
+    a, b = pair
+    a.queue(1, reviewer="alice")  # alice's turn: the table is written
+    want = table(b, "bob", 1)[0]
+    lab = Labeler(b, reviewer="bob")
+    try:
+        assert (lab.current["item_id"], lab.current["reason"]) == (want[0], want[2])
+        assert not lab.progress["preparing"]  # bob's own selector never ranked: not needed
+        assert b.selector.status.refits == 0
+    finally:
+        lab.close()
