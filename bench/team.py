@@ -40,7 +40,8 @@ def worker(
     url: str, name: str, decisions: int, start_at: float, think: float, strategy: str
 ) -> None:
     """One reviewer: open, wait for the common start, lease and decide; print timings."""
-    selector = Selector(strategy=strategy, worker="thread", debounce=5.0)
+    debounce = 5.0 if strategy == "in_order" else 0.3  # a learning one: its default
+    selector = Selector(strategy=strategy, worker="thread", debounce=debounce)
     session = Session.open(url, selector=selector)
     while time.time() < start_at:
         time.sleep(0.01)
