@@ -42,6 +42,14 @@ class RankingSQL:
 
         def _ensure_team(self) -> None: ...
 
+    def _insert_ranking(self, tx: Any, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        """Insert ``rows`` at positions 0, 1, … (PostgreSQL: one statement)."""
+        p = self._P
+        tx.executemany(
+            f"INSERT INTO ranking VALUES ({p}, {p}, {p}, {p}, {p})",
+            [(k, i, s, r, float(v)) for k, (i, s, r, v) in enumerate(rows)],
+        )
+
     def ranking_info(self) -> dict[str, Any] | None:
         """``{"version", "fitted_on", "size"}`` of the shared ranking, or None (none yet)."""
         raw = self.get_meta(RANKING)
@@ -79,10 +87,7 @@ class RankingSQL:
         with self.transaction() as tx:
             tx.execute(_TABLE)
             tx.execute("DELETE FROM ranking")
-            tx.executemany(
-                f"INSERT INTO ranking VALUES ({p}, {p}, {p}, {p}, {p})",
-                [(k, i, s, r, float(v)) for k, (i, s, r, v) in enumerate(rows)],
-            )
+            self._insert_ranking(tx, rows)
             row = tx.execute(f"SELECT value FROM meta WHERE key = {p}", (RANKING,)).fetchone()
             version = 1 + (json.loads(row[0])["version"] if row else 0)
             info = json.dumps({"version": version, "fitted_on": fitted_on, "size": len(rows)})

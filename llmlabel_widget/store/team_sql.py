@@ -342,3 +342,10 @@ class PostgresTeam(TeamSQL):
             "ON CONFLICT DO NOTHING",
             ([i for i, _ in slots], [s for _, s in slots]),
         )
+
+    def _insert_ranking(self, tx: Any, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        tx.execute(
+            "INSERT INTO ranking SELECT k - 1, i, s, r, v FROM unnest(%s::text[], %s::text[], "
+            "%s::text[], %s::float8[]) WITH ORDINALITY AS t(i, s, r, v, k)",
+            tuple(list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [], []),
+        )
