@@ -1,13 +1,16 @@
 """Team benchmark: 1, 4 and 16 reviewer processes leasing and deciding at once.
 
 Run: python bench/team.py [--items 1000000] [--reviewers 1,4,16] [--decisions 200]
-     [--backends sqlite,postgres] [--think 0.5]
+     [--backends sqlite,postgres] [--think 0.5] [--strategy in_order]
 Prints, per backend and number of reviewers: decisions per second (all reviewers together),
 the p50/p95 of "next item" (``session.queue(5, reviewer=...)``, which leases) and the p50/p95
 of ``decide``, over every call of every reviewer (the first included). PostgreSQL is a
 throwaway local cluster (``initdb`` in a temporary folder, the same as the tests'); SQLite is
 one file on this machine. Each reviewer uses the in-order selector (pool order, leased in SQL:
-no ranking), so what is measured is the store. Without ``--think`` the reviewers click in a
+no ranking), so what is measured is the store; ``--strategy hybrid`` (or another learning
+selector, refitting in a thread of the reviewer's process) measures the shared ranking too,
+and prints how many refits the reviewer processes ran, in how many processes, their CPU
+seconds together and the largest one's peak memory. Without ``--think`` the reviewers click in a
 tight loop (a closed loop: 16 busy processes share this machine's cores); ``--think 0.5``
 waits half a second after each decision, as a person reading the next item would.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,9 +36,12 @@ TASK = LabelTask(labels={"positive": "praises it", "negative": "criticises it"})
 BATCH = 5  # items leased per "next item" call
 
 
-def worker(url: str, name: str, decisions: int, start_at: float, think: float) -> None:
+def worker(
+    url: str, name: str, decisions: int, start_at: float, think: float, strategy: str
+) -> None:
     """One reviewer: open, wait for the common start, lease and decide; print timings."""
-    selector = Selector(strategy="in_order", worker="thread", debounce=5.0)
+    debounce = 5.0 if strategy == "in_order" else 0.3  # a learning one: its default
+    selector = Selector(strategy=strategy, worker="thread", debounce=debounce)
     session = Session.open(url, selector=selector)
     while time.time() < start_at:
         time.sleep(0.01)
@@ -54,7 +61,24 @@ def worker(url: str, name: str, decisions: int, start_at: float, think: float) -
             if think:
                 time.sleep(think)
     wall = time.perf_counter() - t_start
-    print(json.dumps({"next": nexts, "decide": decides, "wall": wall}))
+    session.selector.wait()
+    if hasattr(session, "wait_shared_ranking"):
+        session.wait_shared_ranking()
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    refits = session.selector.status.refits
+    cpu, rss = use.ru_utime + use.ru_stime, use.ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "next": nexts,
+                "decide": decides,
+                "wall": wall,
+                "refits": refits,
+                "cpu": cpu,
+                "rss_mb": rss,
+            }
+        )
+    )
     session.close()
 
 
@@ -69,7 +93,7 @@ def build(url: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(url: str, reviewers: int, decisions: int, think: float) -> dict[str, float]:
+def run(url: str, reviewers: int, decisions: int, think: float, strategy: str) -> dict[str, float]:
     start_at = time.time() + 10 + reviewers  # every process open by then
     procs = [
         subprocess.Popen(
@@ -82,6 +106,7 @@ def run(url: str, reviewers: int, decisions: int, think: float) -> dict[str, flo
                 str(decisions),
                 str(start_at),
                 str(think),
+                strategy,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -99,6 +124,10 @@ def run(url: str, reviewers: int, decisions: int, think: float) -> dict[str, flo
         "next_p95": float(np.percentile(nexts, 95)),
         "decide_p50": float(np.percentile(decides, 50)),
         "decide_p95": float(np.percentile(decides, 95)),
+        "refits": sum(o["refits"] for o in outs),
+        "refitters": sum(1 for o in outs if o["refits"]),
+        "cpu": sum(o["cpu"] for o in outs),
+        "rss_mb": max(o["rss_mb"] for o in outs),
     }
 
 
@@ -109,16 +138,17 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=200, help="per reviewer")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--think", type=float, default=0.0, help="seconds after each decision")
-    ap.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--strategy", default="in_order", help="each reviewer's selector")
+    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        url, name, decisions, start_at, think = args.worker
-        worker(url, name, int(decisions), float(start_at), float(think))
+        url, name, decisions, start_at, think, strategy = args.worker
+        worker(url, name, int(decisions), float(start_at), float(think), strategy)
         return
     counts = [int(r) for r in args.reviewers.split(",")]
     print(
         f"{args.items:,} items, {args.decisions} decisions per reviewer, leases of {BATCH}, "
-        f"think time {args.think:g} s"
+        f"think time {args.think:g} s, {args.strategy} selector"
     )
     print("backend    reviewers  decisions/s  next p50  next p95  decide p50  decide p95")
     for backend in args.backends.split(","):
@@ -132,12 +162,18 @@ def main() -> None:
                     else str(folder / f"bench{reviewers}.labels.db")
                 )
                 built = build(url, args.items)
-                r = run(url, reviewers, args.decisions, args.think)
+                r = run(url, reviewers, args.decisions, args.think, args.strategy)
                 print(
                     f"{backend:<10} {reviewers:>9}  {r['per_second']:>11.0f}  "
                     f"{r['next_p50']:>6.1f}ms  {r['next_p95']:>6.1f}ms  "
                     f"{r['decide_p50']:>8.1f}ms  {r['decide_p95']:>8.1f}ms"
                     f"   ({r['decisions']:,} decisions; project built in {built:.0f} s)",
+                    flush=True,
+                )
+                print(
+                    f"{'':<10} {'':>9}  refits: {r['refits']} in {r['refitters']} of "
+                    f"{reviewers} processes; reviewers' CPU {r['cpu']:.0f} s, "
+                    f"largest peak memory {r['rss_mb']:.0f} MB",
                     flush=True,
                 )
         finally:

@@ -226,6 +226,18 @@ class StoreBackend(Protocol):
     def leases(self) -> pd.DataFrame:
         """Every lease row: ``item_id, slot, reviewer, expires, done``."""
 
+    def ranking_info(self) -> dict[str, Any] | None:
+        """The team's shared ranking: ``{"version", "fitted_on", "size"}``, or None."""
+
+    def claim_refit(self, who: str, hold: float, every: int) -> int | None:
+        """Take or keep the refit turn; the decisions to fit on when a refit is due."""
+
+    def write_ranking(self, rows: Sequence[tuple[str, str, str, float]], fitted_on: int) -> int:
+        """Replace the shared ranking (``item_id, strategy, reason, score``); its version."""
+
+    def ranking_top(self, reviewer: str, k: int) -> list[tuple[str, str, str, float]]:
+        """The first ``k`` rows of the shared ranking the reviewer may lease."""
+
     # -- moving a project (llmlabel-widget copy) -------------------------------------------
     def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """``(columns, rows)`` of a whole table, in key order."""

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .selector import QueueItem
+from .team_ranking import SharedRanking
 
 if TYPE_CHECKING:
     from .selector import Selector
@@ -52,7 +53,7 @@ class TeamSettings:
         return self.copies if int.from_bytes(digest[:8], "big") / 2**64 < self.overlap else 1
 
 
-class Team:
+class Team(SharedRanking):
     """The Session's team methods (a mixin): :meth:`team` and the leased queue."""
 
     store: StoreBackend
@@ -122,6 +123,8 @@ class Team:
             got = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
             return [QueueItem(i, "in_order", "next in pool", 0.0) for i in got]
         waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
+        if not filters:  # a learning selector: one shared ranking for the whole team
+            return self._lease_shared(n, reviewer, settings, waiting)
         k = 4 * n + 64
         while True:
             top = ranked(k)
@@ -137,6 +140,32 @@ class Team:
         second = "overlap: a second reviewer's label, for agreement"
         return [
             known.get(i) or QueueItem(i, "overlap" if i in waiting else "leased", second, 0.0)
+            for i in got
+        ]
+
+    def _lease_shared(
+        self, n: int, reviewer: str, settings: TeamSettings, waiting: list[str]
+    ) -> list[QueueItem]:
+        """Lease from the shared ranking table (in SQL), then in pool order once it is
+        missing or used up; this process ranks the pool only when it holds the refit turn."""
+        if not self._ranking:
+            self._live = False  # decisions reach the selector only through the shared refit
+        self._shared_refit()
+        top = self._shared_top(reviewer, 4 * n + 64)
+        got: list[str] = []
+        if top or waiting:
+            order = list(dict.fromkeys([*waiting, *(q.item_id for q in top)]))
+            copies = {i: settings.copies_of(i) for i in order}
+            got = self.store.lease(reviewer, order, copies, n, settings.lease_seconds)
+        if len(got) < n:  # no shared ranking yet, or it is used up: pool order
+            more = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
+            got += [i for i in more if i not in got][: n - len(got)]
+        known = {q.item_id: q for q in top}
+        second = "overlap: a second reviewer's label, for agreement"
+        return [
+            known.get(i)
+            or (QueueItem(i, "overlap", second, 0.0) if i in waiting else None)
+            or QueueItem(i, "pool order", "next in pool", 0.0)
             for i in got
         ]
 

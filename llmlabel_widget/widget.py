@@ -564,7 +564,7 @@ class Labeler(AutoAcceptBar, HeadlineView, anywidget.AnyWidget):
             "pool": self._headline.view(),  # LLM accuracy on the pool (pool_estimates)
             "store": self._session.path.name,
             "annotator": self._annotator,
-            "preparing": not self._session.selector.ready,
+            "preparing": not self._session.queue_ready(self._team),
             "llm": self._llm_shown(agreement),
         }
 

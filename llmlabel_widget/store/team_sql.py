@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .ranking_sql import RankingSQL
+
 DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
 FRONTIER = "team_frontier"  # meta: the highest item seq whose slot rows exist (pool order)
 _DECIDED = "('accept', 'correct', 'label', 'skip')"
@@ -24,7 +26,7 @@ _LEASES = (
 )
 
 
-class TeamSQL:
+class TeamSQL(RankingSQL):
     """Lease queries, written once; a backend sets its placeholder and locking clauses."""
 
     _P = "?"  # the placeholder
@@ -339,4 +341,11 @@ class PostgresTeam(TeamSQL):
             "SELECT i, s, NULL, 0 FROM unnest(%s::text[], %s::int[]) AS t(i, s) "
             "ON CONFLICT DO NOTHING",
             ([i for i, _ in slots], [s for _, s in slots]),
+        )
+
+    def _insert_ranking(self, tx: Any, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        tx.execute(
+            "INSERT INTO ranking SELECT k - 1, i, s, r, v FROM unnest(%s::text[], %s::text[], "
+            "%s::text[], %s::float8[]) WITH ORDINALITY AS t(i, s, r, v, k)",
+            tuple(list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [], []),
         )
