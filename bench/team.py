@@ -8,11 +8,15 @@ of ``decide``, over every call of every reviewer (the first included). PostgreSQ
 throwaway local cluster (``initdb`` in a temporary folder, the same as the tests'); SQLite is
 one file on this machine. Each reviewer uses the in-order selector (pool order, leased in SQL:
 no ranking), so what is measured is the store; ``--strategy hybrid`` (or another learning
-selector, refitting in a thread of the reviewer's process) measures the shared ranking too,
+selector, refitting in the product's low-priority worker process, or ``--refit-in thread``)
+measures the shared ranking too,
 and prints how many refits the reviewer processes ran, in how many processes, their CPU
 seconds together and the largest one's peak memory. Without ``--think`` the reviewers click in a
 tight loop (a closed loop: 16 busy processes share this machine's cores); ``--think 0.5``
-waits half a second after each decision, as a person reading the next item would.
+waits half a second after each decision, as a person reading the next item would, and the
+reviewers' first calls are spread over that half second (people do not start in the same
+millisecond). Besides the p50/p95 over every call, the bench prints each reviewer's first
+"next item" (the slowest: the connection's first statements, the refit turn, the worker).
 """
 
 from __future__ import annotations
@@ -37,11 +41,17 @@ BATCH = 5  # items leased per "next item" call
 
 
 def worker(
-    url: str, name: str, decisions: int, start_at: float, think: float, strategy: str
+    url: str,
+    name: str,
+    decisions: int,
+    start_at: float,
+    think: float,
+    strategy: str,
+    refit_in: str,
 ) -> None:
     """One reviewer: open, wait for the common start, lease and decide; print timings."""
     debounce = 5.0 if strategy == "in_order" else 0.3  # a learning one: its default
-    selector = Selector(strategy=strategy, worker="thread", debounce=debounce)
+    selector = Selector(strategy=strategy, worker=refit_in, debounce=debounce)
     session = Session.open(url, selector=selector)
     while time.time() < start_at:
         time.sleep(0.01)
@@ -93,8 +103,12 @@ def build(url: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(url: str, reviewers: int, decisions: int, think: float, strategy: str) -> dict[str, float]:
-    start_at = time.time() + 10 + reviewers  # every process open by then
+def run(
+    url: str, reviewers: int, decisions: int, think: float, strategy: str, refit_in: str
+) -> dict[str, float]:
+    # Every process is open by then. With a think time, the reviewers start spread over one
+    # think time, as people do, rather than all in the same millisecond.
+    start_at = time.time() + 10 + reviewers
     procs = [
         subprocess.Popen(
             [
@@ -104,9 +118,10 @@ def run(url: str, reviewers: int, decisions: int, think: float, strategy: str) -
                 url,
                 f"rev{reviewers}_{k}",
                 str(decisions),
-                str(start_at),
+                str(start_at + k * think / reviewers),
                 str(think),
                 strategy,
+                refit_in,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -114,6 +129,7 @@ def run(url: str, reviewers: int, decisions: int, think: float, strategy: str) -
         for k in range(reviewers)
     ]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    firsts = np.array([o["next"][0] for o in outs if o["next"]]) * 1000
     nexts = np.concatenate([o["next"] for o in outs]) * 1000
     decides = np.concatenate([o["decide"] for o in outs]) * 1000
     wall = max(o["wall"] for o in outs)
@@ -124,6 +140,8 @@ def run(url: str, reviewers: int, decisions: int, think: float, strategy: str) -
         "next_p95": float(np.percentile(nexts, 95)),
         "decide_p50": float(np.percentile(decides, 50)),
         "decide_p95": float(np.percentile(decides, 95)),
+        "first_p50": float(np.percentile(firsts, 50)),
+        "first_max": float(firsts.max()),
         "refits": sum(o["refits"] for o in outs),
         "refitters": sum(1 for o in outs if o["refits"]),
         "cpu": sum(o["cpu"] for o in outs),
@@ -139,16 +157,22 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--think", type=float, default=0.0, help="seconds after each decision")
     ap.add_argument("--strategy", default="in_order", help="each reviewer's selector")
-    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--refit-in",
+        default="process",
+        choices=("process", "thread"),
+        help="where a learning selector refits: the product's default worker process or a thread",
+    )
+    ap.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        url, name, decisions, start_at, think, strategy = args.worker
-        worker(url, name, int(decisions), float(start_at), float(think), strategy)
+        url, name, decisions, start_at, think, strategy, refit_in = args.worker
+        worker(url, name, int(decisions), float(start_at), float(think), strategy, refit_in)
         return
     counts = [int(r) for r in args.reviewers.split(",")]
     print(
         f"{args.items:,} items, {args.decisions} decisions per reviewer, leases of {BATCH}, "
-        f"think time {args.think:g} s, {args.strategy} selector"
+        f"think time {args.think:g} s, {args.strategy} selector (refits in a {args.refit_in})"
     )
     print("backend    reviewers  decisions/s  next p50  next p95  decide p50  decide p95")
     for backend in args.backends.split(","):
@@ -162,7 +186,7 @@ def main() -> None:
                     else str(folder / f"bench{reviewers}.labels.db")
                 )
                 built = build(url, args.items)
-                r = run(url, reviewers, args.decisions, args.think, args.strategy)
+                r = run(url, reviewers, args.decisions, args.think, args.strategy, args.refit_in)
                 print(
                     f"{backend:<10} {reviewers:>9}  {r['per_second']:>11.0f}  "
                     f"{r['next_p50']:>6.1f}ms  {r['next_p95']:>6.1f}ms  "
@@ -172,7 +196,8 @@ def main() -> None:
                 )
                 print(
                     f"{'':<10} {'':>9}  refits: {r['refits']} in {r['refitters']} of "
-                    f"{reviewers} processes; reviewers' CPU {r['cpu']:.0f} s, "
+                    f"{reviewers} processes; first next item p50 {r['first_p50']:.1f}ms, "
+                    f"max {r['first_max']:.1f}ms; reviewers' CPU {r['cpu']:.0f} s, "
                     f"largest peak memory {r['rss_mb']:.0f} MB",
                     flush=True,
                 )

@@ -504,6 +504,7 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
             return
         self._closed = True
         self._selector.close()
+        self._give_up_turn()
         try:
             self.store.checkpoint()
         finally:

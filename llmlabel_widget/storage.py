@@ -232,6 +232,9 @@ class StoreBackend(Protocol):
     def claim_refit(self, who: str, hold: float, every: int) -> int | None:
         """Take or keep the refit turn; the decisions to fit on when a refit is due."""
 
+    def release_refit(self, who: str) -> None:
+        """Give up the refit turn if ``who`` holds it."""
+
     def write_ranking(self, rows: Sequence[tuple[str, str, str, float]], fitted_on: int) -> int:
         """Replace the shared ranking (``item_id, strategy, reason, score``); its version."""
 

@@ -79,6 +79,16 @@ class SharedRanking:
         except Exception:  # the session closed meanwhile: the next turn's holder writes one
             log.warning("the shared ranking could not be written", exc_info=True)
 
+    def _give_up_turn(self) -> None:
+        """On close: free the refit turn for another process now (it would lapse in
+        ``TURN_SECONDS``; meanwhile nobody would refit)."""
+        if self._turn_id is None:
+            return
+        try:
+            self.store.release_refit(self._turn_id)
+        except Exception:  # the database is gone: the turn lapses by itself
+            log.warning("the refit turn could not be released", exc_info=True)
+
     def wait_shared_ranking(self, timeout: float = 60.0) -> None:
         """Block until this process's shared refit (if one runs) has written its ranking."""
         if self._refitting is not None:

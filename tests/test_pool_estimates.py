@@ -172,6 +172,31 @@ def test_audit_slots_take_the_audit_order_and_ranked_picks_name_the_audit_items_
     assert all(not q.covers for q in ranked[1:])
 
 
+def test_whether_an_audit_item_is_walked_past_does_not_depend_on_its_own_label():
+    """A walked-past audit item leaves the estimate's sample, so the ranking that decides it
+    must come from a learner that did not train on the item's label. Otherwise the LLM's
+    errors in the audit sample rank first, are walked past more often, and the sample left
+    for the estimate holds too few of them."""
+    n, seed = 40, 5
+    pos = audit_positions([str(i) for i in range(n)], seed)
+    walked = int(np.flatnonzero(pos == 0)[0])
+    rng = np.random.default_rng(0)
+    features = np.hstack([rng.normal(size=(n, 3)), np.zeros((n, 1))])
+    features[walked, 3] = 4.0  # a feature only it has: a learner trained on it learns its label
+    others = np.argsort(pos)[-12:]  # reviewed outside the audit's reach
+    decided = {int(i): ("b" if k < 3 else "a") for k, i in enumerate(others)}
+    settings = Settings(strategy="disagreement", explore=0.2, seed=0, audit_seed=seed)
+    conf = np.full(n, 0.7)
+
+    def covered_by(label: str) -> list[int]:
+        items = rank(_pool(n, {**decided, walked: label}, conf), settings, features).items
+        return [k for k, q in enumerate(items) if str(walked) in q.covers]
+
+    right, wrong = covered_by("a"), covered_by("b")  # the LLM said "a"
+    assert right  # walked past by some pick
+    assert right == wrong
+
+
 @pytest.fixture
 def audited(db, gwsd) -> Session:
     data = gwsd.head(120)

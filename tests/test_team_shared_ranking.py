@@ -110,3 +110,27 @@ def test_the_labeler_shows_the_shared_tables_reasons_and_is_not_preparing(pair):
         assert b.selector.status.refits == 0
     finally:
         lab.close()
+
+
+def test_a_closing_refitter_hands_the_turn_on_at_once(db, gwsd, gwsd_task):
+    """Alice holds the refit turn and closes her notebook: bob's next call takes the turn
+    and refits on the decisions since, instead of every queue waiting a minute on a stale
+    table while the turn lapses."""
+    a = reviewer_session(db, data=gwsd.head(120), task=gwsd_task)
+    a.team(overlap=0.0)
+    b = reviewer_session(db)
+    try:
+        a.queue(2, reviewer="alice")  # alice takes the turn and ranks the pool
+        a.wait_shared_ranking()
+        for item in ids(b.queue(6, reviewer="bob")):
+            b.decide(item, "agree", reviewer="bob")  # a refit is due (refit_every = 6)
+        b.queue(1, reviewer="bob")
+        assert b.selector.status.refits == 0  # alice still holds the turn
+        a.close()
+        b.queue(1, reviewer="bob")
+        b.wait_shared_ranking()
+        assert b.selector.status.refits == 1
+        assert b.store.ranking_info()["version"] == 2
+    finally:
+        a.close()
+        b.close()

@@ -164,11 +164,16 @@ def rank(state: PoolState, settings: Settings, features: Any = None) -> Ranking:
     # one copy of the candidate rows (the pool's largest array), for learner and strategy
     x_cand = None if features is None or not chosen.learns else features[cand_idx]
     if chosen.learns:
-        model, proba, note = _fit_predict(state, settings, features, x_cand, decided, rng, reviewed)
-        oof = None if reviewed is None else reviewed.proba
-        if proba is not None and len(walk_idx) and oof is not None:
+        walked = len(walk_idx) > 0
+        model, proba, oof, note = _fit_predict(
+            state, settings, features, x_cand, decided, rng, reviewed, walked
+        )
+        if proba is not None and walked and oof is not None:
+            # Out-of-fold: a learner trained on a walked item's own label would rank it by
+            # its truth, and whether it is walked past (moved out of the estimate's sample)
+            # would then depend on whether the LLM got it right.
             rows = np.searchsorted(np.flatnonzero(decided), walk_idx)
-            proba[len(open_idx) :] = oof[rows]  # out-of-fold, as for any decided item
+            proba[len(open_idx) :] = oof[rows]
     else:
         note = f"{chosen.name}: no learner"
     signals = Signals(
@@ -256,15 +261,18 @@ def _fit_predict(
     decided: np.ndarray,
     rng: np.random.Generator,
     reviewed: Reviewed | None,
-) -> tuple[Any, np.ndarray | None, str]:
-    """Train the learner and predict the open items: (model, probabilities, note).
+    walked: bool = False,
+) -> tuple[Any, np.ndarray | None, np.ndarray | None, str]:
+    """Train the learner and predict the open items: (model, probabilities, out-of-fold
+    probabilities of the decided items or None, note).
 
-    With ``reviewed`` (single-label tasks, enough reviewed LLM errors and hits for the
-    error model), also fill ``reviewed.proba`` with out-of-fold probabilities.
+    The out-of-fold probabilities are computed for a single-label task when the error
+    model can learn from ``reviewed`` (they also fill ``reviewed.proba``) or when audit
+    items are ``walked`` past.
     """
     n = int(decided.sum())
     if features is None:
-        return None, None, "no usable text features (empty or identical texts): not learning"
+        return None, None, None, "no usable text features (empty or identical texts): not learning"
     x_idx = np.flatnonzero(decided)
     y = [state.human[i] for i in x_idx]
     weights = np.ones(len(x_idx))
@@ -279,25 +287,33 @@ def _fit_predict(
         why = f"cold start: {n} human label(s)"
         if n and len(distinct) < 2:
             why += ", one class only"
-        return None, None, why + "; ranking by LLM doubt (confidence, other models), else diversity"
+        return (
+            None,
+            None,
+            None,
+            why + "; ranking by LLM doubt (confidence, other models), else diversity",
+        )
     est = clone(settings.estimator) if settings.estimator is not None else default_learner()
     classes = state.classes
     x = features[x_idx]
     if state.multi_label:
         proba = fit_multi_label(est, x, y, x_open, classes)
-        return None, proba, f"learner trained on {n} human labels (multi-label)"
+        return None, proba, None, f"learner trained on {n} human labels (multi-label)"
     flat = [v[0] for v in y]
     model, proba = fit_single_label(est, x, flat, x_open, classes, weights)
-    if reviewed is not None and error_model_ready(reviewed):
+    oof = None
+    learns_errors = reviewed is not None and error_model_ready(reviewed)
+    if learns_errors or walked:
         # human labels only (not distilled LLM labels), rows in the order of `decided`
-        reviewed.proba = out_of_fold_proba(
-            model, x[:n], flat[:n], classes, seed=int(rng.integers(2**31))
-        )
+        seed = int(rng.integers(2**31)) if learns_errors else settings.seed
+        oof = out_of_fold_proba(model, x[:n], flat[:n], classes, seed=seed)
+        if reviewed is not None and learns_errors:
+            reviewed.proba = oof
     note = f"learner trained on {n} human labels"
     unseen = len(classes) - len(model.classes_)
     if unseen > 0:
         note += f" ({unseen} label(s) never seen yet)"
-    return model, proba, note
+    return model, proba, oof, note
 
 
 def _order(

@@ -80,6 +80,17 @@ class RankingSQL:
         last = None if row is None else json.loads(row[0])["fitted_on"]
         return decided if last is None or decided - last >= every else None
 
+    def release_refit(self, who: str) -> None:
+        """Give up the refit turn if ``who`` holds it (a closing session), so that another
+        process takes it at its next call rather than when it lapses."""
+        p = self._P
+        with self.transaction() as tx:
+            ask = f"SELECT value FROM meta WHERE key = {p}{self._LOCK}"
+            row = tx.execute(ask, (TURN,)).fetchone()
+            if row is not None and json.loads(row[0])["who"] == who:
+                free = json.dumps({"who": None, "until": 0.0})
+                tx.execute(f"UPDATE meta SET value = {p} WHERE key = {p}", (free, TURN))
+
     def write_ranking(self, rows: Sequence[tuple[str, str, str, float]], fitted_on: int) -> int:
         """Replace the shared ranking with ``rows`` (``item_id, strategy, reason, score``, best
         first) in one transaction; its new version."""
