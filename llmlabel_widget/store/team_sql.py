@@ -162,21 +162,10 @@ class TeamSQL(RankingSQL):
 
     def _free(self, tx: Any, reviewer: str, need: int) -> list[tuple[str, int]]:
         """Free or expired slots the reviewer may take (index on ``expires``), locked."""
-        p, now = self._P, time.time()
-        rows = tx.execute(
-            f"SELECT l.item_id, l.slot FROM leases l WHERE l.expires < {p} AND NOT EXISTS "
-            f"(SELECT 1 FROM leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} "
-            f"AND m.expires >= {p}) AND NOT EXISTS (SELECT 1 FROM events e "
-            f"WHERE e.item_id = l.item_id AND e.kind IN {_DECIDED} AND (e.annotator = {p} "
-            f"OR NOT EXISTS (SELECT 1 FROM leases d WHERE d.item_id = l.item_id "
-            f"AND d.reviewer = e.annotator AND d.expires >= {p}))) "
-            f"ORDER BY l.expires LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
-            (now, reviewer, now, reviewer, DONE, 2 * need),
-        ).fetchall()
-        first: dict[str, int] = {}
-        for item, slot in rows:
-            first.setdefault(item, slot)
-        return list(first.items())[:need]
+        now = time.time()
+        return self._first_slots(
+            tx, "", f"l.expires < {self._P}", (now,), "l.expires", reviewer, need
+        )
 
     def _advance(self, tx: Any, m: int, copies_of: Callable[[str], int]) -> list[str]:
         """Make the slot rows of the next ``m`` items past the frontier, free, and move the
@@ -203,16 +192,39 @@ class TeamSQL(RankingSQL):
         """Free slots of the first ``candidates`` the reviewer may take, one per item, locked
         (on PostgreSQL only the rows returned: other reviewers skip just those)."""
         p, now = self._P, time.time()
+        return self._first_slots(
+            tx,
+            f"JOIN {self._RANKED} ON l.item_id = c.id ",
+            f"(l.reviewer IS NULL OR l.expires < {p})",
+            (self._list(candidates), now),
+            "c.pos, l.slot",
+            reviewer,
+            need,
+        )
+
+    def _first_slots(
+        self,
+        tx: Any,
+        join: str,
+        free: str,
+        params: tuple[Any, ...],
+        order: str,
+        reviewer: str,
+        need: int,
+    ) -> list[tuple[str, int]]:
+        """One slot per item (the first in ``order``) of up to ``need`` items whose slot row
+        ``l`` is ``free`` and that ``reviewer`` may take: they hold no live slot of it, and
+        nobody decided it (a decider who no longer holds a slot, or they, rule it out), locked."""
+        p, now = self._P, time.time()
         rows = tx.execute(
-            f"SELECT l.item_id, l.slot FROM leases l JOIN {self._RANKED} ON l.item_id = c.id "
-            f"WHERE (l.reviewer IS NULL OR l.expires < {p}) AND NOT EXISTS (SELECT 1 FROM "
-            f"leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} AND m.expires >= {p}) "
-            f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.item_id = l.item_id "
-            f"AND e.kind IN {_DECIDED} AND (e.annotator = {p} OR NOT EXISTS (SELECT 1 FROM "
-            f"leases d WHERE d.item_id = l.item_id AND d.reviewer = e.annotator "
-            f"AND d.expires >= {p}))) "
-            f"ORDER BY c.pos, l.slot LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
-            (self._list(candidates), now, reviewer, now, reviewer, DONE, 2 * need),
+            f"SELECT l.item_id, l.slot FROM leases l {join}WHERE {free} AND NOT EXISTS "
+            f"(SELECT 1 FROM leases m WHERE m.item_id = l.item_id AND m.reviewer = {p} "
+            f"AND m.expires >= {p}) AND NOT EXISTS (SELECT 1 FROM events e "
+            f"WHERE e.item_id = l.item_id AND e.kind IN {_DECIDED} AND (e.annotator = {p} "
+            f"OR NOT EXISTS (SELECT 1 FROM leases d WHERE d.item_id = l.item_id "
+            f"AND d.reviewer = e.annotator AND d.expires >= {p}))) "
+            f"ORDER BY {order} LIMIT {p}{self._SKIP_LOCKED.replace('UPDATE', 'UPDATE OF l')}",
+            (*params, reviewer, now, reviewer, DONE, 2 * need),
         ).fetchall()
         first: dict[str, int] = {}
         for item, slot in rows:
