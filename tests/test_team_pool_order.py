@@ -9,6 +9,7 @@ import time
 import pytest
 
 from llmlabel_widget import Selector, Session
+from llmlabel_widget.store.team_sql import ADVANCE
 
 BACKENDS = ("sqlite", "postgres")  # conftest runs each store test on both
 
@@ -44,8 +45,9 @@ def test_a_pool_order_reviewer_leases_in_sql_and_ranks_nothing(team, db):
         team.decide(alice[1], "agree", reviewer="alice")
         team.selector.wait()
         assert team.selector.status.refits == bob.selector.status.refits == 0
-        # a call makes rows only for the items it reaches (not 4 n + 64 candidates)
-        assert len(team.leases()) <= 3 * (5 + 4)
+        # one move of the frontier made rows for ADVANCE items (not the pool, nor 4 n + 64
+        # candidates); the next calls leased its free rows
+        assert len(team.leases()) == ADVANCE
         # a filter still holds (it needs the ranking: the leases follow it)
         word = team.store.texts([pool[50]])[pool[50]].split()[0]
         found = ids(bob.queue(2, reviewer="carol", filters={"text": word}))
@@ -65,7 +67,7 @@ def test_pool_order_overlap_goes_to_exactly_two_reviewers(team):
             per_item[i] = per_item.get(i, 0) + 1
     assert set(per_item.values()) == {2}  # never one, never three
     assert len(per_item) == 12
-    assert len(team.leases()) <= 2 * (12 + 4 * 4)  # two slots of the items reached
+    assert len(team.leases()) == 2 * ADVANCE  # two slots of the items one move reached
 
 
 def test_pool_order_leases_expire_and_decided_items_stay_out(team, db):
@@ -83,6 +85,6 @@ def test_pool_order_leases_expire_and_decided_items_stay_out(team, db):
         carol = ids(other.queue(8, reviewer="carol"))
         assert set(alice) <= set(carol)
         assert by_id not in carol
-        assert len(team.leases()) <= 3 * (8 + 4)  # rows only for the items reached
+        assert len(team.leases()) <= 2 * ADVANCE  # rows only for the items reached
     finally:
         other.close()

@@ -19,6 +19,9 @@ from .ranking_sql import RankingSQL
 
 DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
 FRONTIER = "team_frontier"  # meta: the highest item seq whose slot rows exist (pool order)
+# Items a move of the frontier makes slot rows for, at least: those its reviewer does not take
+# stay free rows, which the next reviewers lease without waiting for the frontier's lock.
+ADVANCE = 32
 _DECIDED = "('accept', 'correct', 'label', 'skip')"
 _LEASES = (
     "CREATE TABLE IF NOT EXISTS leases (item_id TEXT NOT NULL, slot INTEGER NOT NULL, "
@@ -139,7 +142,7 @@ class TeamSQL(RankingSQL):
             picked = self._free(tx, reviewer, need)
             while len(picked) < need:
                 taken = {item for item, _ in picked}
-                fresh = self._advance(tx, need - len(picked) + 4, copies_of)
+                fresh = self._advance(tx, max(need - len(picked) + 4, ADVANCE), copies_of)
                 if not fresh:  # the pool is used up
                     break
                 more = [i for i in fresh if i not in taken]
@@ -161,11 +164,18 @@ class TeamSQL(RankingSQL):
         return [r[0] for r in rows]
 
     def _free(self, tx: Any, reviewer: str, need: int) -> list[tuple[str, int]]:
-        """Free or expired slots the reviewer may take (index on ``expires``), locked."""
-        now = time.time()
-        return self._first_slots(
-            tx, "", f"l.expires < {self._P}", (now,), "l.expires", reviewer, need
+        """Slots the reviewer may take, locked: expired leases first (abandoned items, the
+        oldest first), then free rows in pool order. Both are ranges of the index on
+        ``expires`` (a free row's is 0), so neither reads the pool."""
+        p, now = self._P, time.time()
+        got = self._first_slots(
+            tx, f"l.expires >= 1 AND l.expires < {p}", (now,), "l.expires", reviewer, need
         )
+        if len(got) < need:
+            seq = "(SELECT i.seq FROM items i WHERE i.item_id = l.item_id), l.slot"
+            more = self._first_slots(tx, "l.expires < 1", (), seq, reviewer, need - len(got))
+            got += [(i, s) for i, s in more if i not in dict(got)]
+        return got
 
     def _advance(self, tx: Any, m: int, copies_of: Callable[[str], int]) -> list[str]:
         """Make the slot rows of the next ``m`` items past the frontier, free, and move the
@@ -194,23 +204,23 @@ class TeamSQL(RankingSQL):
         p, now = self._P, time.time()
         return self._first_slots(
             tx,
-            f"JOIN {self._RANKED} ON l.item_id = c.id ",
             f"(l.reviewer IS NULL OR l.expires < {p})",
-            (self._list(candidates), now),
+            (self._list(candidates), now),  # the join's, then the condition's
             "c.pos, l.slot",
             reviewer,
             need,
+            join=f"JOIN {self._RANKED} ON l.item_id = c.id ",
         )
 
     def _first_slots(
         self,
         tx: Any,
-        join: str,
         free: str,
         params: tuple[Any, ...],
         order: str,
         reviewer: str,
         need: int,
+        join: str = "",
     ) -> list[tuple[str, int]]:
         """One slot per item (the first in ``order``) of up to ``need`` items whose slot row
         ``l`` is ``free`` and that ``reviewer`` may take: they hold no live slot of it, and
