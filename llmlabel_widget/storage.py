@@ -206,8 +206,11 @@ class StoreBackend(Protocol):
         copies: Mapping[str, int],
         n: int,
         seconds: float,
+        *,
+        only_candidates: bool = False,
     ) -> list[str]:
-        """Lease up to ``n`` items to the reviewer: their live leases, then free candidates."""
+        """Lease up to ``n`` items to the reviewer: their live leases (with
+        ``only_candidates``, those among the candidates), then free candidates."""
 
     def lease_next(
         self, reviewer: str, n: int, copies_of: Callable[[str], int], seconds: float

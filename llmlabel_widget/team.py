@@ -122,26 +122,23 @@ class Team(SharedRanking):
                 self._live = False
             got = self.store.lease_next(reviewer, n, settings.copies_of, settings.lease_seconds)
             return [QueueItem(i, "in_order", "next in pool", 0.0) for i in got]
-        waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
         if not filters:  # a learning selector: one shared ranking for the whole team
+            waiting = self.store.second_copies(reviewer, n) if settings.overlap > 0 else []
             return self._lease_shared(n, reviewer, settings, waiting)
+        # A filter keeps only the items that match it: this process's filtered ranking, and
+        # nothing else (no overlap copies or pool order to fill the queue up).
         k = 4 * n + 64
         while True:
             top = ranked(k)
-            order = list(dict.fromkeys([*waiting, *(q.item_id for q in top)]))
-            if len(top) < k:  # this session's ranking (refreshed every few s) is used up:
-                order = list(dict.fromkeys([*order, *self.store.open_items(k)]))  # pool order
+            order = [q.item_id for q in top]
             copies = {i: settings.copies_of(i) for i in order}
-            got = self.store.lease(reviewer, order, copies, n, settings.lease_seconds)
+            seconds = settings.lease_seconds
+            got = self.store.lease(reviewer, order, copies, n, seconds, only_candidates=True)
             if len(got) >= n or len(top) < k:
                 break
             k *= 4  # the top of the ranking is leased to others: look further down
         known = {q.item_id: q for q in top}
-        second = "overlap: a second reviewer's label, for agreement"
-        return [
-            known.get(i) or QueueItem(i, "overlap" if i in waiting else "leased", second, 0.0)
-            for i in got
-        ]
+        return [known[i] for i in got]
 
     def _lease_shared(
         self, n: int, reviewer: str, settings: TeamSettings, waiting: list[str]

@@ -212,3 +212,21 @@ def test_the_dashboard_of_a_team_project_has_a_reviewers_panel(team):
         assert ">carol<" in panel.value
     finally:
         dash.close()
+
+
+def test_a_filtered_team_queue_holds_only_items_that_match(team):
+    """A reviewer who filters gets only matching items: not the items they held before the
+    filter, nor overlap copies or pool order to fill the queue up."""
+    team.team(overlap=1.0, copies=2)
+    texts = {i: t.lower() for i, t in team.store.texts(team.store.all_ids()).items()}
+    words = sorted({w for t in texts.values() for w in t.split() if w.isalpha() and len(w) > 5})
+    word = next(w for w in words if sum(w in t for t in texts.values()) == 1)
+    match = [i for i, t in texts.items() if word in t]
+    first = team.queue(1, reviewer="alice")[0].item_id
+    team.decide(first, "agree", reviewer="alice")  # its second copy waits for another reviewer
+    before = [q.item_id for q in team.queue(5, reviewer="bob")]  # bob holds five items
+    got = [q.item_id for q in team.queue(5, reviewer="bob", filters={"text": word})]
+    assert got == match
+    assert set(before) <= held(team, "bob")  # still his: the filter only hides them
+    unfiltered = {q.item_id for q in team.queue(10, reviewer="bob")}
+    assert set(before) <= unfiltered

@@ -82,11 +82,15 @@ class TeamSQL(RankingSQL):
         copies: Mapping[str, int],
         n: int,
         seconds: float,
+        *,
+        only_candidates: bool = False,
     ) -> list[str]:
         """Lease up to ``n`` items to ``reviewer`` for ``seconds``, in one transaction.
 
-        The reviewer's live leases come first (renewed), then free slots of ``candidates`` in
-        their order: one slot per item, never an item the reviewer holds or decided.
+        The reviewer's live leases come first (all renewed; with ``only_candidates``, only
+        those among ``candidates`` are returned, as a filtered queue needs), then free slots
+        of ``candidates`` in their order: one slot per item, never an item the reviewer holds
+        or decided.
         """
         p, now = self._P, time.time()
         until = now + seconds
@@ -101,6 +105,8 @@ class TeamSQL(RankingSQL):
             )
             held = sorted(r[0] for r in renewed.fetchall())
             rank = {c: k for k, c in enumerate(candidates)}
+            if only_candidates:
+                held = [c for c in held if c in rank]
             held.sort(key=lambda c: rank.get(c, -1))
             need = n - len(held)
             if need <= 0:
