@@ -457,8 +457,8 @@ class Session(PromptTrials, Navigation, BatchJobs, Team, Certification, PoolEsti
         :class:`QueueFilter` or a dict of its fields) keeps matching items. Pass
         ``item.context()`` to :meth:`decide`. ``reviewer``: lease them (see :meth:`team`)."""
         if reviewer is not None:
-            lease = self.queue_for
-            return lease(n, reviewer, lambda k: self.queue(k, filters=filters, wait=wait), filters)
+            ranked = lambda k: self.queue(k, filters=filters, wait=wait)  # noqa: E731
+            return self.queue_for(n, reviewer, ranked, filters)
         self._start_ranking(wait)
         if not filters:
             return self._selector.queue(n)

@@ -23,7 +23,8 @@ from .base import EVENT_KINDS, StoreError, _cacheable, proposal_row
 from .batch_sql import PostgresBatches
 from .postgres_reads import NOT_TRIAL, PostgresReadModels
 from .postgres_schema import check_project, check_schema, create_schema
-from .team_sql import DONE, PostgresTeam
+from .ranking_sql import DONE
+from .team_sql import PostgresTeam
 from .transfer import PostgresTransfer
 
 SCHEMES = ("postgresql://", "postgres://")

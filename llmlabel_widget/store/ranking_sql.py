@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-DONE = 1e18  # as team_sql's: a lease whose reviewer decided the item
+DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
 RANKING = "team_ranking"  # meta: {"version", "fitted_on", "size"} of the ranking table
 TURN = "team_refitter"  # meta: {"who", "until"}: the process whose turn it is to refit
 _DECIDED = "('accept', 'correct', 'label', 'skip')"
@@ -28,8 +28,8 @@ _TABLE = (
 class RankingSQL:
     """Shared-ranking queries, written once (the backend's placeholder and locking)."""
 
-    _P = "?"
-    _LOCK = ""
+    _P = "?"  # the placeholder
+    _LOCK = ""  # SQLite: reading a meta row inside the write transaction is enough
     _META_NEW = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
 
     if TYPE_CHECKING:  # the backend's own

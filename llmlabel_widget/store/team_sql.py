@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .ranking_sql import RankingSQL
+from .ranking_sql import _DECIDED, DONE, RankingSQL
 
-DONE = 1e18  # the expiry of a lease whose reviewer decided the item: held for good
 FRONTIER = "team_frontier"  # meta: the highest item seq whose slot rows exist (pool order)
 # Items a move of the frontier makes slot rows for, at least: those its reviewer does not take
 # stay free rows, which the next reviewers lease without waiting for the frontier's lock.
 ADVANCE = 32
-_DECIDED = "('accept', 'correct', 'label', 'skip')"
 _LEASES = (
     "CREATE TABLE IF NOT EXISTS leases (item_id TEXT NOT NULL, slot INTEGER NOT NULL, "
     "reviewer TEXT, expires DOUBLE PRECISION NOT NULL, PRIMARY KEY (item_id, slot))"
@@ -32,11 +30,8 @@ _LEASES = (
 class TeamSQL(RankingSQL):
     """Lease queries, written once; a backend sets its placeholder and locking clauses."""
 
-    _P = "?"  # the placeholder
     _SKIP_LOCKED = ""  # SQLite: the transaction already holds the only write lock
     _RANKED = "(SELECT value AS id, key AS pos FROM json_each(?)) c"  # the candidates, ranked
-    _LOCK = ""  # SQLite: reading the frontier inside the write transaction is enough
-    _META_NEW = "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"
     # (item, reviewer) whose lease the decision's own statement closed (PostgreSQL add_event)
     _closed_lease: tuple[str, str] | None = None
 
@@ -180,7 +175,8 @@ class TeamSQL(RankingSQL):
         if len(got) < need:
             seq = "(SELECT i.seq FROM items i WHERE i.item_id = l.item_id), l.slot"
             more = self._first_slots(tx, "l.expires < 1", (), seq, reviewer, need - len(got))
-            got += [(i, s) for i, s in more if i not in dict(got)]
+            taken = {item for item, _ in got}  # an overlap item: one slot expired, one free
+            got += [(i, s) for i, s in more if i not in taken]
         return got
 
     def _advance(self, tx: Any, m: int, copies_of: Callable[[str], int]) -> list[str]:
